@@ -1,0 +1,57 @@
+// Which object (master identity) the slave holds at which path, as last confirmed. Lets a create
+// on the master be recognised as a rename or a new hard link of something the slave already has.
+import { isWithin, type BytePath } from './bytepath.js';
+
+export class IdMap {
+  private readonly byPath = new Map<BytePath, string>();
+  private readonly byId = new Map<string, Set<BytePath>>();
+
+  get size(): number {
+    return this.byPath.size;
+  }
+
+  idAt(path: BytePath): string | undefined {
+    return this.byPath.get(path);
+  }
+
+  pathsOf(id: string): BytePath[] {
+    return [...(this.byId.get(id) ?? [])];
+  }
+
+  set(path: BytePath, id: string): boolean {
+    const old = this.byPath.get(path);
+    if (old === id) return false;
+    if (old !== undefined) this.unlinkId(old, path);
+    this.byPath.set(path, id);
+    let paths = this.byId.get(id);
+    if (!paths) this.byId.set(id, (paths = new Set()));
+    paths.add(path);
+    return true;
+  }
+
+  delete(path: BytePath): boolean {
+    const old = this.byPath.get(path);
+    if (old === undefined) return false;
+    this.byPath.delete(path);
+    this.unlinkId(old, path);
+    return true;
+  }
+
+  /** Forget `dir` and everything below it; returns the paths forgotten. */
+  deleteSubtree(dir: BytePath): BytePath[] {
+    const gone: BytePath[] = [];
+    for (const p of this.byPath.keys()) if (isWithin(p, dir)) gone.push(p);
+    for (const p of gone) this.delete(p);
+    return gone;
+  }
+
+  entries(): IterableIterator<[BytePath, string]> {
+    return this.byPath.entries();
+  }
+
+  private unlinkId(id: string, path: BytePath): void {
+    const paths = this.byId.get(id);
+    paths?.delete(path);
+    if (paths && paths.size === 0) this.byId.delete(id);
+  }
+}

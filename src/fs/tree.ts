@@ -1,0 +1,65 @@
+// Listing a directory as byte-named entries with full-precision stats, without following symlinks.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fromBytes, pathBytes, type BytePath } from '../core/bytepath.js';
+import { entryTypeOfMode, modeBits, type EntryStat } from '../core/entry.js';
+
+export interface RawStat extends EntryStat {
+  readonly ino: bigint;
+  readonly dev: bigint;
+  readonly nlink: number;
+  readonly ctimeNs: bigint;
+}
+
+/** Absolute Buffer path of a relative byte path under a root. */
+export function absPath(root: string, rel: BytePath): Buffer {
+  return rel === '' ? Buffer.from(root) : Buffer.concat([Buffer.from(root.endsWith('/') ? root : root + '/'), pathBytes(rel)]);
+}
+
+export async function lstatEntry(root: string, rel: BytePath, name: BytePath): Promise<RawStat | null> {
+  const p = absPath(root, rel);
+  try {
+    const st = await fs.promises.lstat(p, { bigint: true });
+    const type = entryTypeOfMode(Number(st.mode));
+    const target = type === 'symlink' ? fromBytes(await fs.promises.readlink(p, { encoding: 'buffer' })) : undefined;
+    return {
+      name, type, mode: modeBits(Number(st.mode)), uid: Number(st.uid), gid: Number(st.gid),
+      size: type === 'dir' ? 0 : Number(st.size),
+      mtimeSec: Number(st.mtimeNs / 1_000_000_000n), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n),
+      target, ino: st.ino, dev: st.dev, nlink: Number(st.nlink), ctimeNs: st.ctimeNs,
+    };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Entries of `rel` (a directory below root); null when it does not exist or is not a directory. */
+export async function listDir(root: string, rel: BytePath, skip?: (name: BytePath) => boolean): Promise<RawStat[] | null> {
+  let names: Buffer[];
+  try {
+    names = await fs.promises.readdir(absPath(root, rel), { encoding: 'buffer' });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw err;
+  }
+  const out: RawStat[] = [];
+  // Bounded parallelism: lstat is cheap locally but slow on FUSE; a few in flight hide latency.
+  const queue = names.map(fromBytes).filter((n) => !skip?.(n));
+  const width = 16;
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(width, queue.length) }, async () => {
+    while (next < queue.length) {
+      const name = queue[next++]!;
+      const st = await lstatEntry(root, rel === '' ? name : `${rel}/${name}`, name);
+      if (st) out.push(st); // vanished between readdir and lstat: a later change will show it
+    }
+  }));
+  out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return out;
+}
+
+export function joinRoot(root: string, ...parts: string[]): string {
+  return path.join(root, ...parts);
+}

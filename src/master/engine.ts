@@ -1,0 +1,448 @@
+// One sync pass: descend from the root into directories whose master xtime is newer than their
+// slave mark, compare listings, apply entry ops and data in bounded batches, and only when the
+// slave confirmed everything below a directory stamp it with the xtime read *before* its listing.
+// A crash at any point leaves marks stale, so the next pass revisits exactly what is unconfirmed.
+import { displayPath, joinRel, parentOf, type BytePath } from '../core/bytepath.js';
+import { diffDirectory } from '../core/diff.js';
+import type { EntryType, MasterEntry, SlaveEntry } from '../core/entry.js';
+import type { IdMap } from '../core/id-map.js';
+import type { EntryOp, OpResult } from '../core/ops.js';
+import { decisionCount, dirSetattr, emptyDecisions, planBatch, type DataItem, type Decisions } from '../core/plan.js';
+import { rootEmptiedHalt, type HaltReason } from '../core/safety.js';
+import { URXTIME, compareXtime, formatXtime, xtimeNewer, type Xtime } from '../core/xtime.js';
+import type { SlaveEndpoint } from '../slave/endpoint.js';
+import { runRsync, type RsyncConfig, type RsyncResult, type RsyncRun } from '../transport/rsync.js';
+import type { MasterSource } from './source.js';
+
+export interface EngineConfig {
+  readonly markKey: string;
+  readonly rsync: RsyncConfig;
+  readonly syncJobs: number;
+  readonly ignoreDeletes: boolean;
+  readonly maxRsyncRetries: number;
+  readonly batchMaxEntries: number;
+  readonly batchMaxBytes: number;
+  /** Delay before rsync retry `attempt` (1-based). */
+  readonly retryDelayMs: (attempt: number) => number;
+}
+
+export interface EngineLog {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface EngineEvents {
+  onScanned?(entries: number): void;
+  onBatch?(summary: BatchSummary): void;
+  onRsync?(run: RsyncRun): void;
+  onEntryOps?(ops: EntryOp[], results: OpResult[]): void;
+}
+
+export interface BatchSummary {
+  readonly entryOps: number;
+  readonly dataFiles: number;
+  readonly dataBytes: number;
+  readonly bytesSent: number;
+  readonly failures: number;
+  readonly durationMs: number;
+}
+
+export interface PassReport {
+  /** Nothing newer than the root's mark: no work was needed. */
+  readonly idle: boolean;
+  /** The root was stamped: everything up to `rootXtime` is on the slave. */
+  readonly complete: boolean;
+  readonly rootXtime: Xtime | null;
+  readonly halted: HaltReason | null;
+  readonly dirsVisited: number;
+  readonly scanned: number;
+  readonly entryOps: number;
+  readonly dataFiles: number;
+  readonly bytesSent: number;
+  readonly failures: string[];
+}
+
+interface Visit {
+  readonly dir: BytePath;
+  /** Xtime read before this directory was listed (from the parent's listing); null = unknown. */
+  readonly xtime: Xtime | null;
+  /** The directory's own master stat (for its attributes after its children changed). */
+  entry: MasterEntry | null;
+  readonly parent: Visit | null;
+  /** Its slave side appears only after a pending rename is applied. */
+  needsFlush: boolean;
+  entries: MasterEntry[] | null;
+  changed: boolean;
+  failed: boolean;
+  incomplete: boolean;
+}
+
+interface Deferred {
+  readonly path: BytePath;
+  readonly type: EntryType;
+  readonly owner: Visit;
+}
+
+class Batch {
+  decisions: Decisions = emptyDecisions();
+  readonly visits: Visit[] = [];
+  /** Which visit owns an op's path (its parent directory's visit). */
+  readonly owner = new Map<BytePath, Visit>();
+  /** Objects this batch sends by data, for hard links among new names. */
+  readonly sentIds = new Map<string, BytePath>();
+  /** Directories whose entries change as a side effect (rename sources). */
+  readonly touchedDirs = new Set<BytePath>();
+  dataBytes = 0;
+  get size(): number { return decisionCount(this.decisions); }
+}
+
+export class SyncEngine {
+  private batchSeq = 0;
+
+  constructor(
+    private readonly master: MasterSource,
+    private readonly slave: SlaveEndpoint,
+    private readonly ids: IdMap,
+    private readonly cfg: EngineConfig,
+    private readonly log: EngineLog,
+    private readonly events: EngineEvents = {},
+    /** Persist the id map; called before marks are written. */
+    private readonly persistIds: () => void = () => {},
+  ) {}
+
+  /**
+   * One pass. `slaveRootMark` is the caller's knowledge of the slave root's mark (re-read by the
+   * caller as often as it wants to notice an emptied or restored slave).
+   */
+  async pass(slaveRootMark: Xtime | null, everSynced: boolean): Promise<PassReport> {
+    const report = { idle: false, complete: false, rootXtime: null as Xtime | null, halted: null as HaltReason | null, dirsVisited: 0, scanned: 0, entryOps: 0, dataFiles: 0, bytesSent: 0, failures: [] as string[] };
+    const halt = await this.master.safetyCheck();
+    if (halt) return { ...report, halted: halt };
+    const rootX = await this.master.rootXtime();
+    report.rootXtime = rootX;
+    if (!rootX) {
+      this.log.warn({}, 'master has no xtime yet (is geo-replication.indexing on?): waiting');
+      return report;
+    }
+    const mark = slaveRootMark ?? URXTIME;
+    if (compareXtime(mark, rootX) === 0) return { ...report, idle: true, complete: true };
+    if (xtimeNewer(mark, rootX)) {
+      this.log.error({ slaveMark: formatXtime(mark), masterXtime: formatXtime(rootX) },
+        'slave root mark is newer than the master root xtime (timestamp corruption or a different master): resyncing the whole tree');
+    }
+
+    const rootVisit: Visit = { dir: '', xtime: rootX, entry: await this.master.lookup(''), parent: null, needsFlush: false, entries: null, changed: false, failed: false, incomplete: false };
+    const all: Visit[] = [];
+    const deferred: Deferred[] = [];
+    const stack: Visit[] = [rootVisit];
+    let batch = new Batch();
+    while (stack.length > 0) {
+      const v = stack.pop()!;
+      if (v.needsFlush && batch.size > 0) {
+        await this.flush(batch, report);
+        batch = new Batch();
+      }
+      all.push(v);
+      const children = await this.visit(v, batch, deferred, report, everSynced);
+      if (children === 'halt') return { ...report, halted: 'root_emptied' };
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+      if (batch.size >= this.cfg.batchMaxEntries || batch.dataBytes >= this.cfg.batchMaxBytes) {
+        await this.flush(batch, report);
+        batch = new Batch();
+      }
+    }
+    if (batch.size > 0 || batch.visits.length > 0) await this.flush(batch, report);
+    await this.applyDeferredDeletes(deferred, report);
+    report.complete = await this.stampMarks(all, report);
+    return report;
+  }
+
+  /** List one directory on both sides and turn the difference into batch decisions. */
+  private async visit(v: Visit, batch: Batch, deferred: Deferred[], report: { dirsVisited: number; scanned: number; failures: string[] }, everSynced: boolean): Promise<Visit[] | 'halt'> {
+    report.dirsVisited++;
+    const [masterList, slaveList] = await Promise.all([this.master.list(v.dir), this.slave.list(v.dir, this.cfg.markKey)]);
+    if (!masterList) {
+      // Gone on the master since its parent was listed: a newer parent xtime brings it back.
+      v.failed = true;
+      return [];
+    }
+    if (v.dir === '' && rootEmptiedHalt(masterList.length, slaveList?.length ?? 0, everSynced)) return 'halt';
+    report.scanned += masterList.length;
+    this.events.onScanned?.(masterList.length);
+    v.entries = masterList;
+    batch.visits.push(v);
+    const diff = diffDirectory(v.dir, masterList, slaveList);
+    for (const m of diff.markAhead) {
+      this.log.error({ dir: displayPath(joinRel(v.dir, m.name)) }, 'slave mark is newer than the master xtime: resyncing this directory');
+    }
+    const d = batch.decisions;
+    const own = (p: BytePath) => { batch.owner.set(p, v); v.changed = true; };
+    const missingNames = new Set(diff.missing.map((m) => m.name));
+    for (const s of diff.extra) {
+      const path = joinRel(v.dir, s.name);
+      if (missingNames.has(s.name)) {
+        d.deletes.push({ path, type: s.type }); // type swap: the name is reused right away
+        own(path);
+      } else if (!this.cfg.ignoreDeletes) {
+        deferred.push({ path, type: s.type, owner: v }); // might still be a rename source
+      }
+    }
+    const children: Visit[] = [];
+    for (const m of diff.missing) {
+      const path = joinRel(v.dir, m.name);
+      own(path);
+      const renamedFrom = await this.resolveExisting(m, path, batch);
+      if (m.type === 'dir') {
+        if (!renamedFrom) d.mkdirs.push({ path, entry: m });
+        children.push(this.child(v, m, !!renamedFrom));
+      }
+    }
+    for (const m of diff.changed) {
+      const path = joinRel(v.dir, m.name);
+      own(path);
+      this.addData(batch, path, m);
+    }
+    for (const m of diff.dirAttrs) {
+      const path = joinRel(v.dir, m.name);
+      own(path);
+      d.dirAttrs.push({ path, entry: m });
+    }
+    for (const { entry } of diff.descend) children.push(this.child(v, entry, false));
+    return children;
+  }
+
+  private child(parent: Visit, m: MasterEntry, needsFlush: boolean): Visit {
+    return { dir: joinRel(parent.dir, m.name), xtime: m.xtime ?? null, entry: m, parent, needsFlush, entries: null, changed: false, failed: false, incomplete: false };
+  }
+
+  /**
+   * A master entry the slave lacks under this name may be an object the slave already holds
+   * elsewhere: moved (rename it there) or given another name (hard link). Returns the rename source.
+   */
+  private async resolveExisting(m: MasterEntry, path: BytePath, batch: Batch): Promise<BytePath | null> {
+    const d = batch.decisions;
+    for (const p of this.ids.pathsOf(m.id)) {
+      if (p === path || d.renames.some((r) => r.from === p)) continue;
+      const now = await this.master.lookup(p);
+      if (now && now.id === m.id) {
+        if (m.type === 'dir') continue; // a directory has one name; that one is still in place
+        d.links.push({ existing: p, path });
+        if (m.nlink > 1) this.addData(batch, path, m); // content may have changed too; in place keeps the link
+        return null;
+      }
+      d.renames.push({ from: p, to: path });
+      batch.touchedDirs.add(parentOf(p));
+      if (m.type !== 'dir') this.addData(batch, path, m); // quick check: ~0 bytes when unchanged
+      return p;
+    }
+    if (m.type === 'dir') return null;
+    const first = m.nlink > 1 ? batch.sentIds.get(m.id) : undefined;
+    if (first !== undefined) {
+      d.postLinks.push({ existing: first, path });
+      return null;
+    }
+    this.addData(batch, path, m);
+    if (m.nlink > 1) batch.sentIds.set(m.id, path);
+    return null;
+  }
+
+  private addData(batch: Batch, path: BytePath, m: MasterEntry): void {
+    batch.decisions.data.push({ path, size: m.type === 'file' ? m.size : 0, inplace: m.type === 'file' && m.nlink > 1 });
+    batch.dataBytes += m.type === 'file' ? m.size : 0;
+  }
+
+  /** Apply one batch: entry ops, data, links and directory attributes; record what failed. */
+  private async flush(batch: Batch, report: { entryOps: number; dataFiles: number; bytesSent: number; failures: string[] }): Promise<void> {
+    const started = Date.now();
+    const tag = `${process.pid.toString(36)}${(++this.batchSeq).toString(36)}`;
+    const d = batch.decisions;
+    for (const v of batch.visits) if (v.changed && v.entry) d.dirAttrs.push({ path: v.dir, entry: v.entry });
+    for (const dir of batch.touchedDirs) {
+      const e = await this.master.lookup(dir);
+      if (e && e.type === 'dir') d.dirAttrs.push({ path: dir, entry: e });
+    }
+    d.dirAttrs = dedupeByPath(d.dirAttrs);
+    const plan = planBatch(d, tag);
+    let failures = 0;
+    const fail = (path: BytePath, why: string) => {
+      failures++;
+      report.failures.push(`${displayPath(path)}: ${why}`);
+      const owner = batch.owner.get(path) ?? batch.visits.find((v) => v.dir === parentOf(path));
+      if (owner) owner.failed = true;
+      else for (const v of batch.visits) v.failed = true; // cannot attribute it: trust nothing
+    };
+    const before = await this.applyOps(plan.before);
+    const resend: DataItem[] = [];
+    before.forEach(([op, r]) => {
+      if (r.ok) return;
+      // A rename/link source that is gone (stale id map) falls back to sending the data.
+      if ((op.op === 'rename' || op.op === 'link') && r.errno === 'ENOENT') {
+        const target = op.op === 'rename' ? op.to : op.path;
+        const src = op.op === 'rename' ? op.from : op.existing;
+        this.ids.delete(src);
+        if (!target.includes('.gsyncd-rename-')) {
+          const owner = batch.owner.get(target);
+          const m = owner?.entries?.find((e) => joinRel(owner.dir, e.name) === target);
+          if (m && m.type !== 'dir') { resend.push({ path: target, size: m.size, inplace: false }); return; }
+          if (m) { fail(target, 'renamed directory source vanished; recreating next pass'); return; }
+        }
+        return; // a parked name: the second half of the rename reports it
+      }
+      fail(opTarget(op), r.message);
+    });
+    const data = [...plan.data, ...resend].filter((x) => !batch.owner.get(x.path)?.failed);
+    const { bytesSent, failed } = await this.sendData(data);
+    for (const [path, why] of failed) fail(path, why);
+    const after = await this.applyOps(plan.after);
+    for (const [op, r] of after) if (!r.ok) fail(opTarget(op), r.message);
+
+    // Confirmed: the id map and the master's tracker learn what the slave now holds.
+    for (const v of batch.visits) {
+      if (v.failed || !v.entries) continue;
+      for (const e of v.entries) this.ids.set(joinRel(v.dir, e.name), e.id);
+      this.master.confirmDir(v.dir, v.entries);
+    }
+    for (const r of d.renames) {
+      const owner = batch.owner.get(r.to);
+      if (owner && !owner.failed) this.ids.deleteSubtree(r.from);
+    }
+    for (const v of batch.visits) v.entries = null; // keep memory flat on huge trees
+    const entryOps = plan.before.length + plan.after.length;
+    report.entryOps += entryOps;
+    report.dataFiles += data.length;
+    report.bytesSent += bytesSent;
+    const summary: BatchSummary = { entryOps, dataFiles: data.length, dataBytes: batch.dataBytes, bytesSent, failures, durationMs: Date.now() - started };
+    this.log.info(summary, failures ? 'batch done with failures' : 'batch done');
+    this.events.onBatch?.(summary);
+  }
+
+  private async applyOps(ops: EntryOp[]): Promise<[EntryOp, OpResult][]> {
+    if (ops.length === 0) return [];
+    const results = await this.slave.apply(ops, this.cfg.markKey);
+    this.events.onEntryOps?.(ops, results);
+    return ops.map((op, i) => [op, results[i] ?? { ok: false, errno: 'EIO', message: 'no result from slave' }]);
+  }
+
+  /**
+   * rsync the data in up to sync-jobs parallel runs, split by bytes. A run that fails is retried
+   * with backoff; what still fails is reported per path and never marked synced.
+   */
+  private async sendData(items: DataItem[]): Promise<{ bytesSent: number; failed: [BytePath, string][] }> {
+    if (items.length === 0) return { bytesSent: 0, failed: [] };
+    const chunks = splitForJobs(items.filter((i) => !i.inplace), this.cfg.syncJobs);
+    const inplace = items.filter((i) => i.inplace);
+    const jobs = chunks.map((c) => ({ paths: c.map((i) => i.path), inplace: false }));
+    if (inplace.length) jobs.push({ paths: inplace.map((i) => i.path), inplace: true });
+    let bytesSent = 0;
+    const failed: [BytePath, string][] = [];
+    await Promise.all(jobs.map(async (job) => {
+      const cfg = job.inplace ? { ...this.cfg.rsync, extraOptions: [...this.cfg.rsync.extraOptions, '--inplace'] } : this.cfg.rsync;
+      let run: RsyncRun | null = null;
+      for (let attempt = 0; attempt <= this.cfg.maxRsyncRetries; attempt++) {
+        if (attempt > 0) await sleep(this.cfg.retryDelayMs(attempt));
+        run = await runRsync(cfg, this.master.root, this.slave.rsyncTarget(), job.paths);
+        this.events.onRsync?.(run);
+        bytesSent += run.bytesSent;
+        if (rsyncSucceeded(run.result)) break;
+        const level = attempt === this.cfg.maxRsyncRetries ? 'error' : 'warn';
+        this.log[level]({ exitCode: run.exitCode, result: run.result, attempt: attempt + 1, files: job.paths.length, stderr: run.stderr.slice(0, 4000) }, 'rsync failed');
+      }
+      if (run && run.result === 'vanished') this.log.info({ stderr: run.stderr.slice(0, 2000) }, 'some files vanished on the master during transfer; their change is picked up by a later pass');
+      if (run && !rsyncSucceeded(run.result)) {
+        const why = `rsync exit ${run.exitCode} (${run.result})`;
+        for (const p of job.paths) failed.push([p, why]);
+      }
+    }));
+    return { bytesSent, failed };
+  }
+
+  private async applyDeferredDeletes(deferred: Deferred[], report: { entryOps: number; failures: string[] }): Promise<void> {
+    if (deferred.length === 0) return;
+    // A name a rename of this pass already moved away is not there any more; the slave answers
+    // ENOENT-free for absent paths (delete is idempotent), so no filtering is needed.
+    const ops: EntryOp[] = deferred.map((x) => ({ op: 'delete', path: x.path, type: x.type }));
+    const parents = new Map<BytePath, Visit>();
+    for (const x of deferred) parents.set(x.owner.dir, x.owner);
+    for (const v of parents.values()) {
+      const e = await this.master.lookup(v.dir);
+      if (e && e.type === 'dir') ops.push(dirSetattr(v.dir, e));
+    }
+    const results = await this.applyOps(ops);
+    report.entryOps += ops.length;
+    results.forEach(([op, r], i) => {
+      const owner = i < deferred.length ? deferred[i]!.owner : parents.get(op.op === 'setattr' ? op.path : '');
+      if (r.ok) {
+        if (op.op === 'delete') this.ids.deleteSubtree(op.path);
+        return;
+      }
+      report.failures.push(r.message);
+      if (owner) owner.failed = true;
+    });
+  }
+
+  /**
+   * Stamp every fully confirmed visited directory with the xtime read before its listing,
+   * deepest first, so a parent's mark never claims more than its children's. Returns whether the
+   * root was stamped.
+   */
+  private async stampMarks(all: Visit[], report: { failures: string[] }): Promise<boolean> {
+    for (const v of all) {
+      if (!v.failed) continue;
+      for (let p: Visit | null = v; p; p = p.parent) p.incomplete = true;
+    }
+    this.persistIds();
+    await this.master.flush();
+    const marks = all.filter((v) => !v.incomplete && v.xtime).sort((a, b) => depth(b) - depth(a));
+    const ops: EntryOp[] = marks.map((v) => ({ op: 'mark', path: v.dir, xtime: v.xtime! }));
+    const results = await this.applyOps(ops);
+    let rootMarked = false;
+    results.forEach(([op, r]) => {
+      if (!r.ok) report.failures.push(r.message);
+      else if (op.op === 'mark' && op.path === '') rootMarked = true;
+    });
+    return rootMarked;
+  }
+}
+
+function opTarget(op: EntryOp): BytePath {
+  return op.op === 'rename' ? op.to : op.path;
+}
+
+function depth(v: Visit): number {
+  let n = 0;
+  for (let p = v.parent; p; p = p.parent) n++;
+  return n;
+}
+
+function dedupeByPath<T extends { path: BytePath }>(items: T[]): T[] {
+  const byPath = new Map<BytePath, T>();
+  for (const i of items) byPath.set(i.path, i);
+  return [...byPath.values()];
+}
+
+/** Vanished files (24) changed on the master after listing: a later pass sees that change. */
+function rsyncSucceeded(r: RsyncResult): boolean {
+  return r === 'ok' || r === 'vanished';
+}
+
+/** Split into at most `jobs` chunks of similar total size (largest first, greedy). */
+export function splitForJobs<T extends { size: number }>(items: T[], jobs: number): T[][] {
+  if (items.length === 0) return [];
+  const n = Math.max(1, Math.min(jobs, items.length));
+  const chunks: { total: number; items: T[] }[] = Array.from({ length: n }, () => ({ total: 0, items: [] }));
+  for (const item of [...items].sort((a, b) => b.size - a.size)) {
+    let best = chunks[0]!;
+    for (const c of chunks) if (c.total < best.total) best = c;
+    best.items.push(item);
+    best.total += item.size + 4096; // per-file overhead so many small files spread too
+  }
+  return chunks.map((c) => c.items).filter((c) => c.length > 0);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export type { SlaveEntry };

@@ -1,0 +1,29 @@
+// What the sync engine needs from a master, whichever kind it is (GlusterFS volume or directory).
+import type { BytePath } from '../core/bytepath.js';
+import type { MasterEntry } from '../core/entry.js';
+import type { HaltReason } from '../core/safety.js';
+import type { Xtime } from '../core/xtime.js';
+
+export interface MasterSource {
+  readonly kind: 'gluster' | 'file';
+  /** Local directory the data is read from (rsync's source). Valid after start(). */
+  readonly root: string;
+  /** Identity of the master for mark names: the volume UUID, or the tracker's own id. */
+  readonly volumeId: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The root's xtime, read before a pass lists anything; null = no xtime yet (indexing off). */
+  rootXtime(): Promise<Xtime | null>;
+  /** Entries of a directory, subdirectories with their xtime; null when it is not there. */
+  list(dir: BytePath): Promise<MasterEntry[] | null>;
+  /** The master entry at `path`, if any (used to tell a rename from a new hard link). */
+  lookup(path: BytePath): Promise<MasterEntry | null>;
+  /** The slave confirmed `dir` as listed: a tracker records it as synced (after flush()). */
+  confirmDir(dir: BytePath, entries: MasterEntry[]): void;
+  /** Make confirmations durable; called before the slave's marks move. */
+  flush(): Promise<void>;
+  /** A reason to stop before anything is mirrored (lost mount, replaced root...), or null. */
+  safetyCheck(): Promise<HaltReason | null>;
+  /** Resolve after `ms`, or earlier when the source knows something changed. */
+  waitForChange(ms: number): Promise<void>;
+}

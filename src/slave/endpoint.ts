@@ -1,0 +1,33 @@
+// What the sync engine needs from a slave, local (in-process) or remote (RPC over SSH).
+import type { BytePath } from '../core/bytepath.js';
+import type { SlaveEntry } from '../core/entry.js';
+import type { EntryOp, OpResult } from '../core/ops.js';
+import type { Xtime } from '../core/xtime.js';
+import type { RsyncTarget } from '../transport/rsync.js';
+import { SlaveServer, type SlaveIdentity } from './server.js';
+
+export interface SlaveEndpoint {
+  readonly description: string;
+  identity(): Promise<SlaveIdentity>;
+  list(dir: BytePath, markKey: string): Promise<SlaveEntry[] | null>;
+  readMark(dir: BytePath, markKey: string): Promise<Xtime | null>;
+  apply(ops: EntryOp[], markKey: string): Promise<OpResult[]>;
+  rsyncTarget(): RsyncTarget;
+  close(): Promise<void>;
+}
+
+/** A slave directory on this host, served in-process. */
+export class LocalSlave implements SlaveEndpoint {
+  private readonly server: SlaveServer;
+
+  constructor(readonly root: string, readonly description: string, private readonly onClose?: () => Promise<void>) {
+    this.server = new SlaveServer(root);
+  }
+
+  identity(): Promise<SlaveIdentity> { return this.server.identity(); }
+  list(dir: BytePath, markKey: string) { return this.server.list(dir, markKey); }
+  readMark(dir: BytePath, markKey: string) { return this.server.readMark(dir, markKey); }
+  apply(ops: EntryOp[], markKey: string) { return this.server.apply(ops, markKey); }
+  rsyncTarget(): RsyncTarget { return { dest: this.root }; }
+  async close(): Promise<void> { await this.onClose?.(); }
+}

@@ -1,0 +1,144 @@
+// The slave's operations against its root directory: listings, entry ops, marks. The same object
+// serves a local slave in-process and a remote one behind the RPC server, so both behave alike.
+import fs from 'node:fs';
+import { baseName, displayPath, parentOf, type BytePath } from '../core/bytepath.js';
+import type { SlaveEntry } from '../core/entry.js';
+import { gsyncdError } from '../core/errors.js';
+import { OK, opPaths, type EntryOp, type OpResult } from '../core/ops.js';
+import { checkRelPath } from '../core/path-guard.js';
+import { decodeXtime, encodeXtime, type Xtime } from '../core/xtime.js';
+import { absPath, listDir, lstatEntry } from '../fs/tree.js';
+import { getXattr, markNamespace, setXattr } from '../fs/xattr.js';
+
+export interface SlaveIdentity {
+  /** Device and inode of the root: a replaced root (new fs, new dir) changes them. */
+  readonly root: string;
+  readonly rootDev: string;
+  readonly rootIno: string;
+  readonly fsType?: string;
+}
+
+export class SlaveServer {
+  constructor(readonly root: string) {}
+
+  /** Name of the per-directory mark for a master volume id. */
+  static markKey(masterVolumeId: string): string {
+    return `${markNamespace()}.gsyncd.${masterVolumeId}.xtime`;
+  }
+
+  async identity(): Promise<SlaveIdentity> {
+    const st = await fs.promises.stat(this.root, { bigint: true });
+    if (!st.isDirectory()) throw gsyncdError('GSYNCD_ERR_SLAVE_UNAVAILABLE', `slave root ${this.root} is not a directory`);
+    return { root: this.root, rootDev: String(st.dev), rootIno: String(st.ino) };
+  }
+
+  /** Listing of a directory with each subdirectory's mark; null when the directory is absent. */
+  async list(dir: BytePath, markKey: string): Promise<SlaveEntry[] | null> {
+    await this.guard(dir);
+    const raw = await listDir(this.root, dir);
+    if (!raw) return null;
+    return Promise.all(raw.map(async (e) => {
+      const { ino: _i, dev: _d, nlink: _n, ctimeNs: _c, ...entry } = e;
+      if (e.type !== 'dir') return entry;
+      const rel = dir === '' ? e.name : `${dir}/${e.name}`;
+      return { ...entry, mark: decodeXtime(await getXattr(absPath(this.root, rel), markKey)) };
+    }));
+  }
+
+  async readMark(dir: BytePath, markKey: string): Promise<Xtime | null> {
+    await this.guard(dir);
+    return decodeXtime(await getXattr(absPath(this.root, dir), markKey));
+  }
+
+  /** Apply ops in order; each gets its own result (a failure does not stop the rest). */
+  async apply(ops: EntryOp[], markKey: string): Promise<OpResult[]> {
+    const results: OpResult[] = [];
+    for (const op of ops) {
+      try {
+        for (const p of opPaths(op)) await this.guard(p);
+        await this.applyOne(op, markKey);
+        results.push(OK);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        results.push({ ok: false, errno: e.code ?? 'EIO', message: `${op.op} ${displayPath(opPaths(op).join(' -> '))}: ${e.message}` });
+      }
+    }
+    return results;
+  }
+
+  private async applyOne(op: EntryOp, markKey: string): Promise<void> {
+    const abs = (p: BytePath) => absPath(this.root, p);
+    switch (op.op) {
+      case 'mkdir': {
+        try {
+          await fs.promises.mkdir(abs(op.path), { mode: op.mode & 0o777 });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          const st = await fs.promises.lstat(abs(op.path));
+          if (!st.isDirectory()) { await this.purge(op.path); await fs.promises.mkdir(abs(op.path)); }
+        }
+        await fs.promises.lchown(abs(op.path), op.uid, op.gid).catch(ignoreEperm);
+        await fs.promises.chmod(abs(op.path), op.mode);
+        return;
+      }
+      case 'rename': {
+        // A directory never replaces a non-directory and vice versa: clear a conflicting target.
+        const [src, dst] = await Promise.all([lstatEntry(this.root, op.from, baseName(op.from)), lstatEntry(this.root, op.to, baseName(op.to))]);
+        if (!src) throw Object.assign(new Error('rename source is gone'), { code: 'ENOENT' });
+        if (dst && (dst.type === 'dir') !== (src.type === 'dir')) await this.purge(op.to);
+        await fs.promises.rename(abs(op.from), abs(op.to));
+        return;
+      }
+      case 'link': {
+        const dst = await lstatEntry(this.root, op.path, baseName(op.path));
+        if (dst) await this.purge(op.path);
+        await fs.promises.link(abs(op.existing), abs(op.path));
+        return;
+      }
+      case 'delete':
+        await this.purge(op.path);
+        return;
+      case 'setattr': {
+        const p = abs(op.path);
+        if (op.uid !== undefined && op.gid !== undefined) await fs.promises.lchown(p, op.uid, op.gid).catch(ignoreEperm);
+        const st = await fs.promises.lstat(p);
+        if (op.mode !== undefined && !st.isSymbolicLink()) await fs.promises.chmod(p, op.mode);
+        if (op.mtime) {
+          const t = op.mtime[0] + op.mtime[1] / 1e9;
+          await fs.promises.lutimes(p, t, t);
+        }
+        return;
+      }
+      case 'mark':
+        await setXattr(abs(op.path), markKey, encodeXtime(op.xtime));
+        return;
+    }
+  }
+
+  /** Remove an entry, a directory recursively; never follows symlinks; absent is fine. */
+  private async purge(rel: BytePath): Promise<void> {
+    if (rel === '') throw gsyncdError('GSYNCD_ERR_UNSAFE_PATH', 'refusing to purge the slave root');
+    await fs.promises.rm(absPath(this.root, rel), { recursive: true, force: true });
+  }
+
+  /**
+   * Refuse unsafe paths: not relative, `..`, NUL, and any ancestor that is a symlink (which could
+   * lead out of the root). The final component itself is never followed by the ops above.
+   */
+  async guard(rel: BytePath): Promise<void> {
+    const refusal = checkRelPath(rel);
+    if (refusal) throw Object.assign(gsyncdError('GSYNCD_ERR_UNSAFE_PATH', `unsafe path refused (${refusal}): ${JSON.stringify(displayPath(String(rel)))}`), { refusal });
+    let dir = parentOf(rel);
+    while (dir !== '') {
+      const st = await fs.promises.lstat(absPath(this.root, dir)).catch(() => null);
+      if (st?.isSymbolicLink()) {
+        throw Object.assign(gsyncdError('GSYNCD_ERR_UNSAFE_PATH', `unsafe path refused (symlink_escape): ${JSON.stringify(displayPath(rel))}`), { refusal: 'symlink_escape' });
+      }
+      dir = parentOf(dir);
+    }
+  }
+}
+
+function ignoreEperm(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPERM') throw err;
+}

@@ -1,0 +1,77 @@
+// Runs real rsync for a batch's data: NUL-separated relative paths on stdin (--files-from=- -0),
+// --relative so they land at the same place below the slave root. Directories are created by
+// entry ops beforehand, hence --no-implied-dirs; -a without -r does not recurse into listed dirs.
+import { spawn } from 'node:child_process';
+import { pathBytes, type BytePath } from '../core/bytepath.js';
+
+export type RsyncResult = 'ok' | 'partial' | 'vanished' | 'error';
+
+export interface RsyncRun {
+  readonly result: RsyncResult;
+  readonly exitCode: number | null;
+  readonly bytesSent: number;
+  readonly filesTransferred: number;
+  readonly stderr: string;
+  readonly durationMs: number;
+}
+
+export interface RsyncTarget {
+  /** Destination argument: a local directory, or `host:/path` reached through `rsh`. */
+  readonly dest: string;
+  /** Remote shell for rsync -e (remote slaves only). */
+  readonly rsh?: string;
+}
+
+export interface RsyncConfig {
+  readonly command: string[];
+  readonly extraOptions: string[];
+  readonly remoteOptions: string[];
+}
+
+export function rsyncArgs(cfg: RsyncConfig, target: RsyncTarget): string[] {
+  const args = ['-aR0', '--files-from=-', '--numeric-ids', '--no-implied-dirs', '--stats', ...cfg.extraOptions];
+  // --super: keep owners, devices and specials on the slave even where rsync would not try.
+  if (process.getuid?.() === 0) args.splice(1, 0, '--super');
+  if (target.rsh) args.push('-e', target.rsh, ...cfg.remoteOptions);
+  args.push('.', target.dest.endsWith('/') ? target.dest : target.dest + '/');
+  return args;
+}
+
+/** Exit 23 = some files could not be transferred; 24 = some vanished on the live master. */
+export function classifyRsyncExit(code: number | null): RsyncResult {
+  if (code === 0) return 'ok';
+  if (code === 23) return 'partial';
+  if (code === 24) return 'vanished';
+  return 'error';
+}
+
+export function parseStats(stdout: string): { bytesSent: number; filesTransferred: number } {
+  const num = (re: RegExp) => Number((re.exec(stdout)?.[1] ?? '0').replace(/[,.]/g, ''));
+  return {
+    bytesSent: num(/Total bytes sent:\s*([\d,.]+)/),
+    filesTransferred: num(/Number of regular files transferred:\s*([\d,.]+)/),
+  };
+}
+
+export async function runRsync(cfg: RsyncConfig, sourceRoot: string, target: RsyncTarget, paths: BytePath[]): Promise<RsyncRun> {
+  const started = Date.now();
+  const [cmd, ...pre] = cfg.command;
+  const child = spawn(cmd!, [...pre, ...rsyncArgs(cfg, target)], { cwd: sourceRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 1 << 20) stderr += d; });
+  child.stdin.on('error', () => { /* rsync died early: its exit code tells why */ });
+  const exit = new Promise<number | null>((resolve) => {
+    child.on('error', (err) => { stderr += String(err); resolve(null); });
+    child.on('close', (code) => resolve(code));
+  });
+  for (const p of paths) {
+    if (!child.stdin.write(Buffer.concat([pathBytes(p), Buffer.from([0])]))) {
+      await new Promise<void>((r) => { child.stdin.once('drain', r); child.once('close', r); });
+    }
+  }
+  child.stdin.end();
+  const code = await exit;
+  return { result: classifyRsyncExit(code), exitCode: code, ...parseStats(stdout), stderr: stderr.trim(), durationMs: Date.now() - started };
+}
