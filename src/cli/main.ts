@@ -1,0 +1,141 @@
+// The command: parse, then help/version/URL printing/config operations, or run a session
+// (master) or serve one (--slave). Every failure becomes one `gsyncd: …` line and an exit status.
+import { writeFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { describeError, exitCodeOf } from '../core/errors.js';
+import { runMaster } from '../master/run.js';
+import { runSlave } from '../slave/run.js';
+import { canonicalizeEscapeUrl, canonicalizeUrl, checkPair, normalizeUrl, parseUrl, quotePlus, volumeOf, type ResourceUrl } from '../url/url.js';
+import { parseArgs, type ConfigOp, type ParsedArgs, type UrlForm } from './args.js';
+import { editConfigFile, tunableForConfigOp } from './config-edit.js';
+import { applicableEntries, loadConfigFile } from './config-file.js';
+import { renderDefaultConfig, renderOptionsDoc } from './docs.js';
+import { renderHelp } from './help.js';
+import { findTunable, tunables, type ResolvedOptions } from './options.js';
+import { formatValue } from './option-values.js';
+import { defaultConfigPath, packageVersion } from './package-info.js';
+import { resolveOptions } from './resolve.js';
+
+/** Everything main touches outside itself, so tests can run it in-process. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly defaultConfigFile: string;
+  readonly runMaster: typeof runMaster;
+  readonly runSlave: typeof runSlave;
+}
+
+function withDefaults(io: Partial<CliIo>): CliIo {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    cwd: process.cwd(),
+    defaultConfigFile: defaultConfigPath,
+    runMaster,
+    runSlave,
+    ...io,
+  };
+}
+
+/** Run gsyncd with `argv` (without node and script); resolves to the exit status. */
+export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
+  const cli = withDefaults(io);
+  try {
+    return await dispatch(parseArgs(argv), cli);
+  } catch (err) {
+    cli.stderr(`gsyncd: ${describeError(err)}\n`);
+    return exitCodeOf(err);
+  }
+}
+
+async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
+  const { action } = args;
+  switch (action.kind) {
+    case 'help':
+      io.stdout(renderHelp());
+      return 0;
+    case 'version':
+      io.stdout(`gsyncd ${packageVersion()}\n`);
+      return 0;
+    case 'gen-docs':
+      await writeFile(resolvePath(io.cwd, action.file), renderOptionsDoc());
+      return 0;
+    case 'gen-conf':
+      await writeFile(resolvePath(io.cwd, action.file), renderDefaultConfig());
+      return 0;
+    case 'print-urls':
+      for (const text of args.positionals) io.stdout(`${await printUrl(parseUrl(text), action.form)}\n`);
+      return 0;
+    case 'config':
+      return configOperation(action.op, args, io);
+    case 'slave': {
+      const [root] = args.positionals.map(parseUrl) as [ResourceUrl];
+      return io.runSlave(await resolveFor(args, [root], io, false), root);
+    }
+    case 'session': {
+      const [master, slave] = args.positionals.map(parseUrl) as [ResourceUrl, ResourceUrl];
+      checkPair(master, slave);
+      return io.runMaster(await resolveFor(args, [master, slave], io, false), master, slave);
+    }
+  }
+}
+
+async function printUrl(url: ResourceUrl, form: UrlForm): Promise<string> {
+  switch (form) {
+    case 'normalize': return normalizeUrl(url);
+    case 'canonicalize': return canonicalizeUrl(url);
+    case 'canonicalize-escape': return canonicalizeEscapeUrl(url);
+  }
+}
+
+async function configOperation(op: ConfigOp, args: ParsedArgs, io: CliIo): Promise<number> {
+  if (op.op === 'check') return findTunable(op.name) === undefined ? 1 : 0;
+  const urls = args.positionals.map(parseUrl);
+  if (op.op === 'set' || op.op === 'del') {
+    await editConfigFile(configPath(args, io), op, urls.map(normalizeUrl));
+    return 0;
+  }
+  const wanted = op.op === 'get' ? tunableForConfigOp(op.name) : undefined;
+  const opts = await resolveFor(args, urls, io, true);
+  for (const t of wanted === undefined ? tunables : [wanted]) {
+    const value = formatValue(opts.get(t.name));
+    io.stdout(wanted === undefined ? `${t.name}:${value === '' ? '' : ` ${value}`}\n` : `${value}\n`);
+  }
+  return 0;
+}
+
+function configPath(args: ParsedArgs, io: CliIo): string {
+  return args.configFile === undefined ? io.defaultConfigFile : resolvePath(io.cwd, args.configFile);
+}
+
+/** All layers for a process working on `urls` (2 = master side, 1 = slave side, 0 = global only). */
+async function resolveFor(args: ParsedArgs, urls: readonly ResourceUrl[], io: CliIo, printing: boolean): Promise<ResolvedOptions> {
+  const path = configPath(args, io);
+  const config = await loadConfigFile(path, args.configFile !== undefined);
+  return resolveOptions({
+    flags: args.tunables,
+    env: io.env,
+    entries: applicableEntries(config, urls.map(normalizeUrl)),
+    templateVars: templateVars(urls),
+    lenientTemplates: printing,
+    cwd: io.cwd,
+    control: { configFile: path, noDaemon: args.noDaemon || args.debug, debug: args.debug, monitor: false, slave: args.slave },
+  });
+}
+
+/** `${master}` & co.; with one URL (slave side) it is the slave. */
+function templateVars(urls: readonly ResourceUrl[]): Record<string, string | undefined> {
+  const [master, slave] = urls.length === 1 ? [undefined, urls[0]] : [urls[0], urls[1]];
+  const vars: Record<string, string | undefined> = {};
+  for (const [role, url] of [['master', master], ['slave', slave]] as const) {
+    if (url === undefined) continue;
+    const Role = role === 'master' ? 'Master' : 'Slave';
+    vars[role] = normalizeUrl(url);
+    vars[`e${Role}`] = quotePlus(normalizeUrl(url));
+    vars[`${role}vol`] = volumeOf(url);
+  }
+  return vars;
+}
