@@ -5,6 +5,8 @@ import { isWithin, type BytePath } from './bytepath.js';
 export class IdMap {
   private readonly byPath = new Map<BytePath, string>();
   private readonly byId = new Map<string, Set<BytePath>>();
+  /** Paths changed since the last drainChanges(): new id, or undefined when forgotten. */
+  private changes = new Map<BytePath, string | undefined>();
 
   get size(): number {
     return this.byPath.size;
@@ -26,6 +28,7 @@ export class IdMap {
     let paths = this.byId.get(id);
     if (!paths) this.byId.set(id, (paths = new Set()));
     paths.add(path);
+    this.changes.set(path, id);
     return true;
   }
 
@@ -34,6 +37,7 @@ export class IdMap {
     if (old === undefined) return false;
     this.byPath.delete(path);
     this.unlinkId(old, path);
+    this.changes.set(path, undefined);
     return true;
   }
 
@@ -43,6 +47,13 @@ export class IdMap {
     for (const p of this.byPath.keys()) if (isWithin(p, dir)) gone.push(p);
     for (const p of gone) this.delete(p);
     return gone;
+  }
+
+  /** What changed since the last call (for persisting incrementally). */
+  drainChanges(): Map<BytePath, string | undefined> {
+    const c = this.changes;
+    this.changes = new Map();
+    return c;
   }
 
   entries(): IterableIterator<[BytePath, string]> {

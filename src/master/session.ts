@@ -1,0 +1,99 @@
+// From URLs and options to a running worker: which master source, which slave endpoint, where
+// the session keeps its state.
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
+import type { ResolvedOptions } from '../cli/options.js';
+import { gsyncdError } from '../core/errors.js';
+import type { Logger } from '../observe/logger.js';
+import { LocalSlave, type SlaveEndpoint } from '../slave/endpoint.js';
+import { normalizeUrl, sessionKey, type ResourceUrl } from '../url/url.js';
+import type { MasterSource } from './source.js';
+import type { WorkerConfig } from './worker.js';
+
+export interface SessionPaths {
+  readonly session: string;
+  readonly sessionDir: string;
+  readonly stateFile: string;
+}
+
+export function sessionPaths(opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl): SessionPaths {
+  const session = opts.get('session-name') || sessionKey(master, slave);
+  const base = opts.get('state-dir') || defaultStateDir();
+  const sessionDir = path.join(base, session);
+  const stateFile = opts.get('state-file') || path.join(sessionDir, 'state.json');
+  return { session, sessionDir, stateFile };
+}
+
+export function defaultStateDir(): string {
+  return process.getuid?.() === 0 ? '/var/lib/gsyncd' : path.join(os.homedir(), '.local', 'state', 'gsyncd');
+}
+
+export function workerConfig(opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl): WorkerConfig {
+  const paths = sessionPaths(opts, master, slave);
+  const words = (s: string) => s.split(/\s+/).filter(Boolean);
+  const changeIntervalMs = Math.round(opts.get('change-interval') * 1000);
+  return {
+    ...paths,
+    masterText: normalizeUrl(master),
+    slaveText: normalizeUrl(slave),
+    changeIntervalMs,
+    xtimeSettleMs: Math.round(opts.get('xtime-settle') * 1000),
+    once: opts.get('once'),
+    turns: opts.get('turns'),
+    maxPassRetries: opts.get('max-rsync-retries'),
+    resumeHalted: opts.get('resume-halted'),
+    slaveMarkRefreshMs: Math.max(changeIntervalMs, 10_000),
+    engine: {
+      rsync: { command: words(opts.get('rsync-command')), extraOptions: words(opts.get('rsync-options')), remoteOptions: words(opts.get('rsync-ssh-options')) },
+      syncJobs: opts.get('sync-jobs'),
+      ignoreDeletes: opts.get('ignore-deletes'),
+      maxRsyncRetries: opts.get('max-rsync-retries'),
+      batchMaxEntries: 4096,
+      batchMaxBytes: 1 << 30,
+      retryDelayMs: (attempt) => Math.min(30_000, 250 * 2 ** (attempt - 1)),
+    },
+  };
+}
+
+function mountOptions(opts: ResolvedOptions) {
+  return {
+    glusterCommandDir: opts.get('gluster-command-dir'),
+    glusterLogFile: opts.get('gluster-log-file'),
+    glusterLogLevel: opts.get('gluster-log-level'),
+    glusterParams: opts.get('gluster-params'),
+    connectionTimeoutSec: opts.get('connection-timeout'),
+  };
+}
+
+export async function openMaster(opts: ResolvedOptions, url: ResourceUrl, sessionDir: string, log: Logger): Promise<MasterSource> {
+  switch (url.kind) {
+    case 'file': {
+      const st = await fs.promises.stat(url.path).catch(() => null);
+      if (!st?.isDirectory()) throw gsyncdError('GSYNCD_ERR_USAGE', `master ${url.path} is not a directory`);
+      const { TreeTracker } = await import('./tree-tracker.js');
+      return new TreeTracker({ root: url.path, stateDir: path.join(sessionDir, 'tracker'), verifyIntervalSec: opts.get('verify-interval'), log });
+    }
+    case 'gluster': {
+      const { GlusterSource } = await import('./gluster-source.js');
+      return new GlusterSource({ host: url.host, volume: url.volume, ...mountOptions(opts), log });
+    }
+    case 'ssh':
+      throw gsyncdError('GSYNCD_ERR_URL_PAIR', 'a remote (ssh) URL cannot be the master');
+  }
+}
+
+export async function openSlave(opts: ResolvedOptions, url: ResourceUrl, _log: Logger): Promise<SlaveEndpoint> {
+  switch (url.kind) {
+    case 'file': {
+      await fs.promises.mkdir(url.path, { recursive: true });
+      return new LocalSlave(url.path, normalizeUrl(url));
+    }
+    case 'gluster': {
+      const { openGlusterSlave } = await import('../slave/gluster-slave.js');
+      return openGlusterSlave({ host: url.host, volume: url.volume, ...mountOptions(opts) });
+    }
+    case 'ssh':
+      throw gsyncdError('GSYNCD_ERR_NOT_YET_EFFECTIVE', 'remote (ssh) slaves are not available yet in this version');
+  }
+}

@@ -1,0 +1,232 @@
+// The worker: owns one session's master source and slave endpoint, runs passes until told to
+// stop (or for --once / --turns), keeps the state file, and never advances synced-up-to past
+// what the slave confirmed.
+import path from 'node:path';
+import { IdMap } from '../core/id-map.js';
+import { haltExplanation, type HaltReason } from '../core/safety.js';
+import type { CrawlState, WorkerState } from '../core/states.js';
+import { compareXtime, formatXtime, type Xtime } from '../core/xtime.js';
+import type { Logger } from '../observe/logger.js';
+import type { SlaveEndpoint } from '../slave/endpoint.js';
+import { SlaveServer } from '../slave/server.js';
+import { SyncEngine, type EngineConfig, type EngineEvents, type PassReport } from './engine.js';
+import { Journal } from './journal.js';
+import type { MasterSource } from './source.js';
+import { readState, writeState, type SessionState } from './state-file.js';
+
+export interface WorkerConfig {
+  readonly session: string;
+  readonly masterText: string;
+  readonly slaveText: string;
+  /** Per-session directory for the id map and the tracker's index. */
+  readonly sessionDir: string;
+  readonly stateFile: string;
+  readonly changeIntervalMs: number;
+  readonly xtimeSettleMs: number;
+  /** Stop after one complete pass (retrying failed passes up to maxPassRetries). */
+  readonly once: boolean;
+  /** Stop after this many passes (0 = unlimited). */
+  readonly turns: number;
+  readonly maxPassRetries: number;
+  readonly resumeHalted: boolean;
+  /** How often the slave root mark is re-read while idle (notices an emptied or restored slave). */
+  readonly slaveMarkRefreshMs: number;
+  readonly engine: Omit<EngineConfig, 'markKey'>;
+}
+
+export interface WorkerHooks extends EngineEvents {
+  onState?(state: SessionState): void;
+  onPass?(report: PassReport, syncedUpTo: number | undefined): void;
+}
+
+/** Worker exit statuses the monitor understands. */
+export const WorkerExit = { done: 0, failed: 1, halted: 3 } as const;
+
+export class Worker {
+  private stopping = false;
+  private state: SessionState;
+  private lastStateWrite = 0;
+  private ids: IdMap = new IdMap();
+  private idJournal: Journal<string> | null = null;
+
+  constructor(
+    private readonly cfg: WorkerConfig,
+    private readonly master: MasterSource,
+    private readonly slave: SlaveEndpoint,
+    private readonly log: Logger,
+    private readonly hooks: WorkerHooks = {},
+  ) {
+    const prev = readState(cfg.stateFile);
+    this.state = {
+      version: 1, session: cfg.session, master: cfg.masterText, slave: cfg.slaveText,
+      workerState: 'initializing', crawlState: 'initial', pid: process.pid, updatedAt: '',
+      initialSyncCompleted: prev?.initialSyncCompleted ?? false, restarts: prev?.restarts ?? 0,
+      ...(prev?.syncedUpTo !== undefined ? { syncedUpTo: prev.syncedUpTo } : {}),
+      ...(prev?.rootStime ? { rootStime: prev.rootStime } : {}),
+      ...(prev?.halt ? { halt: prev.halt } : {}),
+      ...(prev?.slaveIdentity ? { slaveIdentity: prev.slaveIdentity } : {}),
+      ...(prev?.checkpoint ? { checkpoint: prev.checkpoint } : {}),
+    };
+  }
+
+  stop(): void {
+    this.stopping = true;
+  }
+
+  get current(): SessionState {
+    return this.state;
+  }
+
+  /** Run until done; resolves to a WorkerExit status. */
+  async run(): Promise<number> {
+    if (this.state.halt && !this.cfg.resumeHalted) {
+      this.log.error({ reason: this.state.halt.reason, since: this.state.halt.since },
+        `session is halted (${haltExplanation[this.state.halt.reason]}); fix the cause, then restart with --resume-halted`);
+      this.setState('halted');
+      return WorkerExit.halted;
+    }
+    if (this.state.halt) {
+      this.log.warn({ reason: this.state.halt.reason }, 'resuming a halted session (--resume-halted)');
+      delete this.state.halt;
+    }
+    this.setState('initializing');
+    await this.master.start();
+    try {
+      return await this.loop();
+    } finally {
+      this.idJournal?.close();
+      await this.master.stop().catch((err) => this.log.warn({ err }, 'stopping the master source failed'));
+      await this.slave.close().catch((err) => this.log.warn({ err }, 'closing the slave failed'));
+      if (this.state.workerState !== 'halted') this.setState('stopped', true);
+    }
+  }
+
+  private async loop(): Promise<number> {
+    const markKey = SlaveServer.markKey(this.master.volumeId);
+    this.openIdMap();
+    await this.checkSlaveIdentity();
+    const engine = new SyncEngine(this.master, this.slave, this.ids, { ...this.cfg.engine, markKey }, this.log, this.hooks, () => this.idJournalSync());
+    let slaveMark = await this.slave.readMark('', markKey);
+    let markReadAt = Date.now();
+    if (!slaveMark && this.state.initialSyncCompleted) {
+      this.log.warn({ slave: this.cfg.slaveText }, 'the slave has no mark of this session although it was synced before (emptied, replaced or restored?): resyncing everything');
+    }
+    this.log.info({ master: this.cfg.masterText, slave: this.cfg.slaveText, volumeId: this.master.volumeId, slaveMark: slaveMark ? formatXtime(slaveMark) : null }, 'worker started');
+    this.setState('active', true);
+    let passes = 0;
+    let failedPasses = 0;
+    while (!this.stopping) {
+      const t0 = Date.now();
+      this.setCrawl(slaveMark ? 'xtime' : 'initial');
+      const report = await engine.pass(slaveMark, this.state.initialSyncCompleted);
+      passes++;
+      if (report.halted) return this.halt(report.halted);
+      if (report.complete && report.rootXtime) {
+        if (!slaveMark || compareXtime(report.rootXtime, slaveMark) !== 0) slaveMark = report.rootXtime;
+        this.advance(t0, report);
+        failedPasses = 0;
+      } else if (!report.idle) {
+        failedPasses++;
+        const msg = report.failures.length ? report.failures.slice(0, 5).join('; ') : 'pass incomplete';
+        this.state.lastError = { message: msg, at: new Date().toISOString() };
+        this.log.warn({ failures: report.failures.length, sample: report.failures.slice(0, 5) }, 'pass incomplete: what failed stays unmarked and is retried');
+      }
+      this.hooks.onPass?.(report, this.state.syncedUpTo);
+      if (!report.idle) this.recordPass(report);
+      if (this.cfg.once && (report.complete || failedPasses > this.cfg.maxPassRetries)) break;
+      if (this.cfg.turns > 0 && passes >= this.cfg.turns) break;
+      this.setCrawl('idle');
+      await this.master.waitForChange(failedPasses ? Math.min(30_000, this.cfg.changeIntervalMs * 2 ** failedPasses) : this.cfg.changeIntervalMs);
+      if (Date.now() - markReadAt >= this.cfg.slaveMarkRefreshMs) {
+        const fresh = await this.slave.readMark('', markKey);
+        markReadAt = Date.now();
+        if (!sameMark(fresh, slaveMark)) {
+          this.log.warn({ was: slaveMark ? formatXtime(slaveMark) : null, now: fresh ? formatXtime(fresh) : null }, 'the slave root mark changed behind our back (emptied, restored or another writer): re-checking the tree');
+          slaveMark = fresh;
+        }
+      }
+    }
+    const done = !this.cfg.once || failedPasses === 0;
+    return done ? WorkerExit.done : WorkerExit.failed;
+  }
+
+  /** synced_up_to := max(old, T0 − settle): every change before T0 was on the master when the pass read the root xtime. */
+  private advance(t0: number, report: PassReport): void {
+    const candidate = t0 - this.cfg.xtimeSettleMs;
+    const first = !this.state.initialSyncCompleted;
+    this.state.syncedUpTo = Math.max(this.state.syncedUpTo ?? 0, candidate);
+    this.state.initialSyncCompleted = true;
+    this.state.rootStime = formatXtime(report.rootXtime!);
+    delete this.state.lastError;
+    if (first) this.log.info({ syncedUpTo: new Date(this.state.syncedUpTo).toISOString() }, 'initial sync complete');
+    // Idle passes only move synced-up-to: persist that at a bounded rate.
+    this.persist(report.idle ? 5000 : 0);
+  }
+
+  private recordPass(r: PassReport): void {
+    this.state.lastPass = { at: new Date().toISOString(), dirsVisited: r.dirsVisited, entryOps: r.entryOps, dataFiles: r.dataFiles, bytesSent: r.bytesSent, failures: r.failures.length };
+    this.log.info(this.state.lastPass, r.complete ? 'pass complete' : 'pass incomplete');
+    this.persist(0);
+  }
+
+  private halt(reason: HaltReason): number {
+    const detail = haltExplanation[reason];
+    this.state.halt = { reason, since: new Date().toISOString(), detail };
+    this.log.error({ reason }, `SAFETY HALT: ${detail}; nothing was deleted on the slave. Fix the cause, then restart with --resume-halted`);
+    this.setState('halted', true);
+    return WorkerExit.halted;
+  }
+
+  private async checkSlaveIdentity(): Promise<void> {
+    const id = await this.slave.identity();
+    const prev = this.state.slaveIdentity;
+    if (prev && (prev.rootDev !== id.rootDev || prev.rootIno !== id.rootIno)) {
+      this.log.warn({ was: prev, now: { rootDev: id.rootDev, rootIno: id.rootIno } }, 'the slave root is another directory than last time: its marks decide what is resynced');
+    }
+    this.state.slaveIdentity = { rootDev: id.rootDev, rootIno: id.rootIno };
+  }
+
+  private openIdMap(): void {
+    // Keyed by master volume id: another master's ids mean nothing here.
+    const file = path.join(this.cfg.sessionDir, `ids-${this.master.volumeId}.journal`);
+    this.idJournal = Journal.open<string>(file);
+    for (const [p, id] of this.idJournal.state) this.ids.set(p, id);
+    this.ids.drainChanges();
+  }
+
+  /** Mirror the in-memory id map into the journal and fsync it. */
+  private idJournalSync(): void {
+    const j = this.idJournal;
+    if (!j) return;
+    for (const [p, id] of this.ids.drainChanges()) {
+      if (id === undefined) j.delete(p);
+      else j.set(p, id);
+    }
+    j.flush();
+  }
+
+  private setState(s: WorkerState, force = false): void {
+    if (this.state.workerState === s && !force) return;
+    this.state.workerState = s;
+    this.state.pid = process.pid;
+    this.persist(0);
+  }
+
+  private setCrawl(c: CrawlState): void {
+    if (this.state.crawlState === c) return;
+    this.state.crawlState = c;
+    this.hooks.onState?.(this.state);
+  }
+
+  private persist(minIntervalMs: number): void {
+    const now = Date.now();
+    if (minIntervalMs > 0 && now - this.lastStateWrite < minIntervalMs) return;
+    this.lastStateWrite = now;
+    writeState(this.cfg.stateFile, this.state);
+    this.hooks.onState?.(this.state);
+  }
+}
+
+function sameMark(a: Xtime | null, b: Xtime | null): boolean {
+  return a === b || (!!a && !!b && compareXtime(a, b) === 0);
+}
