@@ -1,0 +1,98 @@
+// The worker's end of the rsh bridge: a private UNIX socket; each connection names a command
+// (only `rsync --server ...` is allowed) that runs as an exec channel on the ssh2 connection.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BridgeFrame } from './rsh-bridge.js';
+import type { SshConnection } from './ssh.js';
+
+export interface RshLog {
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+function frame(type: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head[0] = type;
+  head.writeUInt32BE(payload.length, 1);
+  return Buffer.concat([head, payload]);
+}
+
+export class RshServer {
+  private constructor(private readonly server: net.Server, private readonly dir: string, readonly socketPath: string) {}
+
+  static async start(conn: () => SshConnection, log: RshLog): Promise<RshServer> {
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gsyncd-rsh-'));
+    await fs.promises.chmod(dir, 0o700);
+    const socketPath = path.join(dir, 's');
+    const server = net.createServer((sock) => void handle(sock, conn(), log));
+    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(socketPath, resolve); });
+    return new RshServer(server, dir, socketPath);
+  }
+
+  /** The `-e` value for rsync. */
+  rshCommand(): string {
+    const bridge = fileURLToPath(new URL('./rsh-bridge.js', import.meta.url));
+    const loader = bridge.endsWith('.ts') ? ' --import tsx' : '';
+    return `${process.execPath}${loader} ${bridge} ${this.socketPath}`;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((r) => this.server.close(() => r()));
+    await fs.promises.rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function handle(sock: net.Socket, conn: SshConnection, log: RshLog): Promise<void> {
+  let head = Buffer.alloc(0);
+  const onHead = (chunk: Buffer) => {
+    head = Buffer.concat([head, chunk]);
+    const nl = head.indexOf(0x0a);
+    if (nl < 0) return;
+    sock.off('data', onHead);
+    sock.pause();
+    void start(nl);
+  };
+  const start = async (nl: number) => {
+    const rest = head.subarray(nl + 1);
+    let argv: string[];
+    try {
+      argv = (JSON.parse(head.subarray(0, nl).toString('utf8')) as { argv: string[] }).argv;
+    } catch {
+      sock.destroy();
+      return;
+    }
+    if (argv[0] !== 'rsync' || argv[1] !== '--server') {
+      log.warn({ argv0: argv[0] }, 'rsh bridge refused a command that is not rsync --server');
+      sock.end(Buffer.concat([frame(BridgeFrame.stderr, Buffer.from('gsyncd: only rsync --server may use the session connection\n')), frame(BridgeFrame.exit, u32(12))]));
+      return;
+    }
+    try {
+      const channel = await conn.exec(argv.join(' '));
+      log.debug({ argv }, 'rsync channel opened');
+      if (rest.length) channel.write(rest);
+      sock.on('data', (d: Buffer) => { if (!channel.write(d)) sock.pause(); });
+      channel.on('drain', () => sock.resume());
+      sock.on('end', () => channel.end());
+      sock.on('error', () => channel.close());
+      channel.on('data', (d: Buffer) => sock.write(frame(BridgeFrame.stdout, d)));
+      channel.stderr.on('data', (d: Buffer) => sock.write(frame(BridgeFrame.stderr, d)));
+      let code = 255;
+      channel.on('exit', (c: number | null) => { code = c ?? 255; });
+      channel.on('close', () => sock.end(frame(BridgeFrame.exit, u32(code))));
+      sock.resume();
+    } catch (err) {
+      sock.end(Buffer.concat([frame(BridgeFrame.stderr, Buffer.from(`gsyncd: ${(err as Error).message}\n`)), frame(BridgeFrame.exit, u32(255))]));
+    }
+  };
+  sock.on('data', onHead);
+  sock.on('error', () => {});
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+}
