@@ -93,9 +93,9 @@ function splitConfigSet(argv: readonly string[]): string[] {
     const inlineName = arg.includes('=');
     const needed = inlineName ? 1 : 2;
     if (i + needed >= argv.length) throw gsyncdError('GSYNCD_ERR_USAGE', '--config-set needs NAME and VALUE');
-    if (inlineName) out.push(arg, '--config-set-value', argv[++i] ?? '');
+    if (inlineName) out.push(arg, '--config-set-value', argv[i + 1] ?? '');
     else out.push(arg, argv[i + 1] ?? '', '--config-set-value', argv[i + 2] ?? '');
-    i += inlineName ? 0 : 2;
+    i += needed;
   }
   return out;
 }
@@ -125,8 +125,10 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (err instanceof CommanderError) throw gsyncdError('GSYNCD_ERR_USAGE', err.message.replace(/^error: /, ''));
     throw err;
   }
-  if (control.has('monitor')) {
-    throw gsyncdError('GSYNCD_ERR_NOT_YET_EFFECTIVE', '--monitor is not effective yet in this version (planned: monitor)');
+  for (const c of controlOptions) {
+    if ('planned' in c && control.has(c.name)) {
+      throw gsyncdError('GSYNCD_ERR_NOT_YET_EFFECTIVE', `--${c.name} is not effective yet in this version (planned: ${c.planned})`);
+    }
   }
   // Values are checked here too, so a typo is reported before URL or config-file problems.
   for (const [name, flag] of given) {

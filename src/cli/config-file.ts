@@ -22,7 +22,8 @@ export function classifyLine(line: string): LineShape {
   if (text === '') return { kind: 'blank' };
   if (text.startsWith('#') || text.startsWith(';')) return { kind: 'comment' };
   if (text.startsWith('[')) {
-    return text.endsWith(']') ? { kind: 'section', body: text.slice(1, -1).trim() } : { kind: 'bad', reason: 'section header must end with ]' };
+    const header = text.replace(/\s+#.*$/, '');
+    return header.endsWith(']') ? { kind: 'section', body: header.slice(1, -1).trim() } : { kind: 'bad', reason: 'section header must end with ]' };
   }
   const m = /^([A-Za-z0-9_-]+)\s*[:=]\s?(.*)$/.exec(text);
   if (m === null) return { kind: 'bad', reason: `expected 'key: value', got '${text}'` };

@@ -61,7 +61,7 @@ describe('config sections', () => {
     '[peersrx ^gluster:// ^file://]',                 // 4
     'sync-jobs: 2',                                   // 5
     'turns: 7',                                       // 6
-    '[peersrx pop mirror]',                           // 7
+    '[peersrx pop mirror]  # trailing comment',       // 7
     'sync-jobs: 3',                                   // 8
     '[peersrx nomatch .]',                            // 9
     'sync-jobs: 99',                                  // 10
