@@ -1,0 +1,314 @@
+// A GlusterFS volume as a sync master, read through the worker's own aux mount. The marker
+// translator keeps `trusted.glusterfs.<volume-uuid>.xtime` on every entry and propagates it to
+// the root, so an idle poll costs one getxattr on the mount root; a pass descends only into
+// directories whose xtime moved.
+import { baseName, type BytePath } from '../core/bytepath.js';
+import type { MasterEntry } from '../core/entry.js';
+import { gsyncdError } from '../core/errors.js';
+import type { HaltReason } from '../core/safety.js';
+import { decodeXtime, formatXtime, type Xtime } from '../core/xtime.js';
+import { absPath, listDir, lstatEntry, type RawStat } from '../fs/tree.js';
+import { getXattr } from '../fs/xattr.js';
+import type { EngineLog } from './engine.js';
+import { AuxMount, type AuxMountOptions } from './gluster-mount.js';
+import { volumeInfo, type VolumeInfo } from './gluster-volume.js';
+import type { MasterSource } from './source.js';
+
+export interface GlusterMountConfig {
+  readonly host: string;
+  readonly volume: string;
+  readonly glusterCommandDir?: string;
+  readonly glusterLogFile?: string;
+  readonly glusterLogLevel?: string;
+  readonly glusterParams?: string | readonly string[];
+  /** Time allowed for glusterd to answer and the mount to come up. */
+  readonly connectionTimeoutSec: number;
+  /** Where the temp mount dir is made (default: the OS temp dir). */
+  readonly mountBaseDir?: string;
+}
+
+export interface GlusterSourceOptions extends GlusterMountConfig {
+  readonly log: EngineLog;
+  /** How often safetyCheck() re-reads the volume-mark (default 30 s). */
+  readonly volumeMarkRecheckMs?: number;
+  /** getxattr calls in flight while listing a directory (default 16). */
+  readonly xattrParallelism?: number;
+}
+
+/** The volume-mark the marker serves on the root: who the volume is and whether it is sane. */
+export interface VolumeMark {
+  readonly version: [number, number];
+  readonly uuid: string;
+  /** Non-zero: the volume is not valid ("corrupt") for geo-replication. */
+  readonly retval: number;
+  /** When indexing was switched on. */
+  readonly time: Xtime;
+}
+
+/** xattr namespace of GlusterFS' own keys: trusted.* as root, system.* otherwise. */
+export function glusterNamespace(): string {
+  return process.getuid?.() === 0 ? 'trusted' : 'system';
+}
+
+export function xtimeKey(volumeUuid: string): string {
+  return `${glusterNamespace()}.glusterfs.${volumeUuid}.xtime`;
+}
+
+export function volumeMarkKey(): string {
+  return `${glusterNamespace()}.glusterfs.volume-mark`;
+}
+
+/** 2×u8 version, 16 bytes uuid, u8 retval, 2×u32 (BE) time; null when the value is not that. */
+export function decodeVolumeMark(b: Buffer | null): VolumeMark | null {
+  if (!b || b.length < 27) return null;
+  const hex = b.subarray(2, 18).toString('hex');
+  const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return { version: [b[0]!, b[1]!], uuid, retval: b[18]!, time: { sec: b.readUInt32BE(19), usec: b.readUInt32BE(23) } };
+}
+
+/** Options for the aux mount, from the source/slave configuration. */
+export function auxMountOptions(c: GlusterMountConfig, log?: EngineLog): AuxMountOptions {
+  return {
+    host: c.host, volume: c.volume, glusterCommandDir: c.glusterCommandDir, logFile: c.glusterLogFile,
+    logLevel: c.glusterLogLevel, params: c.glusterParams, timeoutSec: c.connectionTimeoutSec, baseDir: c.mountBaseDir, log,
+  };
+}
+
+/** Ask glusterd about the volume and refuse one that cannot be mounted. */
+export async function startedVolumeInfo(c: GlusterMountConfig): Promise<VolumeInfo> {
+  const info = await volumeInfo(c.host, c.volume, { glusterCommandDir: c.glusterCommandDir, timeoutSec: c.connectionTimeoutSec || undefined });
+  if (info.status !== 'Started') {
+    throw gsyncdError('GSYNCD_ERR_MOUNT', `volume ${c.host}::${c.volume} is not started (status: ${info.status})`);
+  }
+  return info;
+}
+
+export class GlusterSource implements MasterSource {
+  readonly kind = 'gluster' as const;
+  /** Work done, for idle-cost checks and metrics. */
+  readonly stats = { getxattr: 0, listedDirs: 0 };
+  private mount: AuxMount | null = null;
+  private uuid = '';
+  private info: VolumeInfo | null = null;
+  private mark: VolumeMark | null = null;
+  private markCheckedAt = 0;
+
+  constructor(private readonly opts: GlusterSourceOptions) {}
+
+  get root(): string {
+    if (!this.mount?.mounted) throw gsyncdError('GSYNCD_ERR_INTERNAL', 'gluster master used before start()');
+    return this.mount.dir;
+  }
+
+  get volumeId(): string {
+    if (!this.uuid) throw gsyncdError('GSYNCD_ERR_INTERNAL', 'gluster master used before start()');
+    return this.uuid;
+  }
+
+  /** glusterd's view of the volume (bricks, type), after start(). */
+  get volume(): VolumeInfo | null {
+    return this.info;
+  }
+
+  get volumeMark(): VolumeMark | null {
+    return this.mark;
+  }
+
+  async start(): Promise<void> {
+    if (this.mount) return;
+    const { host, volume, log } = this.opts;
+    this.info = await startedVolumeInfo(this.opts);
+    this.uuid = this.info.uuid;
+    const mount = new AuxMount(auxMountOptions(this.opts, this.opts.log));
+    await mount.mount();
+    this.mount = mount;
+    try {
+      // DHT aggregates xtime over bricks only after this mount has read the volume-mark once.
+      this.mark = await this.readVolumeMark();
+      if (!this.mark) {
+        log.warn({ volume }, 'the volume has no volume-mark yet (is geo-replication.indexing on?): waiting for it');
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    log.info({ host, volume, volumeId: this.uuid, mount: mount.dir, type: this.info.type, bricks: this.info.bricks.length }, 'gluster master mounted');
+  }
+
+  /**
+   * Replace a dead or disconnected mount with a fresh one (same volume id required). A client
+   * that exited (a brick went down, see MOUNT_DEFAULTS) does not come back by itself.
+   */
+  async remount(): Promise<void> {
+    const old = this.mount;
+    if (!old) throw gsyncdError('GSYNCD_ERR_INTERNAL', 'gluster master remounted before start()');
+    const fresh = new AuxMount(auxMountOptions(this.opts, this.opts.log));
+    await fresh.mount();
+    this.mount = fresh;
+    await old.unmount();
+    try {
+      this.mark = await this.readVolumeMark();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.opts.log.info({ mount: fresh.dir }, 'gluster master remounted');
+  }
+
+  async stop(): Promise<void> {
+    const m = this.mount;
+    this.mount = null;
+    await m?.unmount();
+  }
+
+  /** Read, decode and check the volume-mark; null when the volume has none (indexing off). */
+  private async readVolumeMark(): Promise<VolumeMark | null> {
+    const raw = await this.readRawVolumeMark();
+    if (!raw) return null;
+    const mark = decodeVolumeMark(raw);
+    const problem = this.markProblem(raw, mark);
+    if (problem) throw gsyncdError('GSYNCD_ERR_MOUNT', problem);
+    return mark;
+  }
+
+  private async readRawVolumeMark(): Promise<Buffer | null> {
+    this.stats.getxattr++;
+    this.markCheckedAt = Date.now();
+    return this.getRootXattr(volumeMarkKey());
+  }
+
+  /**
+   * getxattr on the mount root. @napi-rs/xattr answers null for *any* failure (ENOTCONN, EIO
+   * too), so a null is confirmed by a stat of the root: a broken mount throws instead of
+   * passing for "no xtime yet". Costs nothing extra while the attribute is there.
+   */
+  private async getRootXattr(name: string): Promise<Buffer | null> {
+    const root = this.root;
+    const raw = await getXattr(absPath(root, ''), name);
+    if (raw === null) await this.assertMounted();
+    return raw;
+  }
+
+  /**
+   * Throw unless the mount is still ours and answering. A client that exited leaves an empty
+   * local directory behind the same path: read as the master, that is "everything deleted".
+   */
+  private async assertMounted(): Promise<void> {
+    const m = this.mount;
+    const health = m ? await m.health() : 'not-mounted';
+    if (health !== 'ok') {
+      throw gsyncdError('GSYNCD_ERR_MOUNT', `the master mount of ${this.opts.host}::${this.opts.volume} is ${health === 'disconnected' ? 'not connected' : 'gone'}`);
+    }
+  }
+
+  /** Why this volume-mark cannot be trusted for this volume, or null. */
+  private markProblem(raw: Buffer, mark: VolumeMark | null): string | null {
+    const where = `volume ${this.opts.host}::${this.opts.volume}`;
+    if (!mark) return `${where}: unreadable volume-mark (${raw.length} bytes)`;
+    if (mark.retval !== 0) return `${where}: the volume-mark says the volume is not valid (retval ${mark.retval})`;
+    if (mark.uuid !== this.uuid) return `${where}: volume-mark uuid ${mark.uuid} differs from the volume id ${this.uuid}`;
+    return null;
+  }
+
+  async rootXtime(): Promise<Xtime | null> {
+    // Without the volume-mark read on this mount, a multi-brick root xtime is one brick's value.
+    if (!this.mark) {
+      this.mark = await this.readVolumeMark();
+      if (!this.mark) return null;
+    }
+    this.stats.getxattr++;
+    const raw = await this.getRootXattr(xtimeKey(this.uuid));
+    const x = decodeXtime(raw);
+    if (raw && !x) this.opts.log.warn({ bytes: raw.length }, 'irregular root xtime on the master: ignored');
+    return x;
+  }
+
+  async list(dir: BytePath): Promise<MasterEntry[] | null> {
+    this.stats.listedDirs++;
+    const root = this.root;
+    // The aux mount serves a virtual `.gfid` directory at the root: never part of the data.
+    const raw = await listDir(root, dir, dir === '' ? (n) => n === '.gfid' : undefined);
+    // One stat per listed directory: a listing is trusted only if the mount outlived it.
+    await this.assertMounted();
+    if (!raw) return null;
+    const key = xtimeKey(this.uuid);
+    const out: MasterEntry[] = new Array(raw.length);
+    const width = Math.max(1, this.opts.xattrParallelism ?? 16);
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(width, raw.length) }, async () => {
+      while (next < raw.length) {
+        const i = next++;
+        const e = raw[i]!;
+        let xtime: Xtime | undefined;
+        if (e.type === 'dir') {
+          this.stats.getxattr++;
+          xtime = decodeXtime(await getXattr(absPath(root, dir === '' ? e.name : `${dir}/${e.name}`), key)) ?? undefined;
+        }
+        out[i] = toEntry(e, xtime);
+      }
+    }));
+    return out;
+  }
+
+  async lookup(path: BytePath): Promise<MasterEntry | null> {
+    const st = await lstatEntry(this.root, path, baseName(path));
+    if (!st || st.dev !== this.mount?.dev) await this.assertMounted();
+    return st ? toEntry(st) : null;
+  }
+
+  confirmDir(): void {
+    // xtime lives on the volume: nothing to record here.
+  }
+
+  async flush(): Promise<void> {}
+
+  async safetyCheck(): Promise<HaltReason | null> {
+    const m = this.mount;
+    if (!m) return 'mount_missing';
+    const health = await m.health();
+    if (health !== 'ok') {
+      this.opts.log.warn({ mount: m.mounted ? m.dir : null, health }, health === 'disconnected'
+        ? 'the master mount is not connected (glusterd/bricks restarting?): waiting for it to reconnect'
+        : 'the master mount is gone');
+      return 'mount_missing';
+    }
+    if (Date.now() - this.markCheckedAt >= (this.opts.volumeMarkRecheckMs ?? 30_000)) {
+      let raw: Buffer | null;
+      try {
+        raw = await this.readRawVolumeMark();
+      } catch (err) {
+        this.opts.log.warn({ err }, 'cannot read the master volume-mark');
+        return 'mount_missing';
+      }
+      if (raw) {
+        const mark = decodeVolumeMark(raw);
+        const problem = this.markProblem(raw, mark);
+        if (problem) {
+          this.opts.log.error({ was: this.uuid, now: mark?.uuid }, problem);
+          return 'root_type_changed';
+        }
+        this.mark = mark;
+      }
+    }
+    return null;
+  }
+
+  waitForChange(ms: number): Promise<void> {
+    return new Promise((r) => setTimeout(r, ms));
+  }
+
+  describe(): string {
+    return `gluster master ${this.opts.host}::${this.opts.volume}${this.mark ? ` (indexing since ${formatXtime(this.mark.time)})` : ''}`;
+  }
+}
+
+/**
+ * FUSE inode numbers on GlusterFS are the low 64 bits of the gfid (checked: unchanged by rename
+ * and by a remount), so `ino:<n>` is a stable object identity, hard links included.
+ */
+function toEntry(e: RawStat, xtime?: Xtime): MasterEntry {
+  const { ino, dev: _dev, ctimeNs: _ctime, ...rest } = e;
+  // Node's bigint stats are signed 64-bit: gfid-derived inode numbers >= 2^63 come out negative.
+  const id = `ino:${BigInt.asUintN(64, ino)}`;
+  return xtime ? { ...rest, id, xtime } : { ...rest, id };
+}

@@ -1,0 +1,68 @@
+// A GlusterFS volume as a slave on this host: a LocalSlave whose root is an aux mount
+// (`--client-pid=-1`: writes pass the read-only translator a geo-rep secondary carries, and
+// do not move the slave volume's own xtime). Closing the slave unmounts it.
+//
+// Two things differ from a plain directory, both handled here:
+// - On a `--client-pid=-1` mount the FUSE bridge silently drops setxattr of trusted.* keys other
+//   than `*.glusterfs.*.xtime`, `*.glusterfs.volume-mark*`, POSIX ACLs and a few internals
+//   (the call succeeds, nothing is stored). gsyncd's own mark `trusted.gsyncd.<uuid>.xtime`
+//   would vanish, so it is stored as `trusted.glusterfs.<master-uuid>.xtime`, the key the
+//   original gsyncd used for its slave marks.
+// - st_dev of a FUSE mount is new on every mount, so the root identity is the volume id.
+import type { BytePath } from '../core/bytepath.js';
+import type { EntryOp } from '../core/ops.js';
+import type { EngineLog } from '../master/engine.js';
+import { AuxMount } from '../master/gluster-mount.js';
+import { auxMountOptions, glusterNamespace, startedVolumeInfo, type GlusterMountConfig } from '../master/gluster-source.js';
+import { LocalSlave } from './endpoint.js';
+import type { SlaveIdentity } from './server.js';
+
+export interface GlusterSlaveOptions extends GlusterMountConfig {
+  readonly log?: EngineLog;
+}
+
+/** gsyncd's slave mark key → the key a gsyncd-pid mount stores (`<ns>.glusterfs.<id>.xtime`). */
+export function glusterSlaveMarkKey(markKey: string): string {
+  const m = /^(?:trusted|system|user)\.gsyncd\.(.+)\.xtime$/.exec(markKey);
+  return m ? `${glusterNamespace()}.glusterfs.${m[1]}.xtime` : markKey;
+}
+
+export class GlusterSlave extends LocalSlave {
+  constructor(
+    private readonly mount: AuxMount,
+    readonly volumeId: string,
+    description: string,
+  ) {
+    super(mount.dir, description, () => mount.unmount());
+  }
+
+  /** The aux mount (for health checks). */
+  get auxMount(): AuxMount {
+    return this.mount;
+  }
+
+  override async identity(): Promise<SlaveIdentity> {
+    const id = await super.identity();
+    return { ...id, rootDev: `gluster:${this.volumeId}`, fsType: 'fuse.glusterfs' };
+  }
+
+  override list(dir: BytePath, markKey: string) {
+    return super.list(dir, glusterSlaveMarkKey(markKey));
+  }
+
+  override readMark(dir: BytePath, markKey: string) {
+    return super.readMark(dir, glusterSlaveMarkKey(markKey));
+  }
+
+  override apply(ops: EntryOp[], markKey: string) {
+    return super.apply(ops, glusterSlaveMarkKey(markKey));
+  }
+}
+
+export async function openGlusterSlave(opts: GlusterSlaveOptions): Promise<GlusterSlave> {
+  const info = await startedVolumeInfo(opts);
+  const mount = new AuxMount(auxMountOptions(opts, opts.log));
+  await mount.mount();
+  opts.log?.info({ host: opts.host, volume: opts.volume, volumeId: info.uuid, mount: mount.dir }, 'gluster slave mounted');
+  return new GlusterSlave(mount, info.uuid, `gluster slave ${opts.host}::${opts.volume}`);
+}
