@@ -43,6 +43,11 @@ export interface BatchPlan {
   readonly data: DataItem[];
   /** Entry ops after data, in order. */
   readonly after: EntryOp[];
+  /**
+   * Directories whose attributes rsync sets last (rsync sets nanosecond times; Node's utimes
+   * cannot), after every change inside them. '.' is the root.
+   */
+  readonly dirs: BytePath[];
 }
 
 /** Name a rename source is parked under while the batch runs; unique per batch and index. */
@@ -69,14 +74,6 @@ export function planBatch(d: Decisions, batchTag: string): BatchPlan {
 
   const after: EntryOp[] = [];
   for (const l of d.postLinks) after.push({ op: 'link', existing: l.existing, path: l.path });
-  const dirs = [...d.dirAttrs].sort((a, b) => depthOf(b.path) - depthOf(a.path));
-  for (const { path, entry } of dirs) after.push(dirSetattr(path, entry));
-  return { before, data: d.data, after };
-}
-
-export function dirSetattr(path: BytePath, entry: MasterEntry): EntryOp {
-  return {
-    op: 'setattr', path, mode: entry.mode, uid: entry.uid, gid: entry.gid,
-    mtime: [entry.mtimeSec, entry.mtimeNsec],
-  };
+  const dirs = [...new Set(d.dirAttrs.map((x) => x.path))].sort((a, b) => depthOf(b) - depthOf(a)).map((p) => (p === '' ? '.' : p));
+  return { before, data: d.data, after, dirs };
 }

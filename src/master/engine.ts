@@ -7,7 +7,7 @@ import { diffDirectory } from '../core/diff.js';
 import type { EntryType, MasterEntry, SlaveEntry } from '../core/entry.js';
 import type { IdMap } from '../core/id-map.js';
 import type { EntryOp, OpResult } from '../core/ops.js';
-import { decisionCount, dirSetattr, emptyDecisions, planBatch, type DataItem, type Decisions } from '../core/plan.js';
+import { decisionCount, emptyDecisions, planBatch, type DataItem, type Decisions } from '../core/plan.js';
 import { rootEmptiedHalt, type HaltReason } from '../core/safety.js';
 import { URXTIME, compareXtime, formatXtime, xtimeNewer, type Xtime } from '../core/xtime.js';
 import type { SlaveEndpoint } from '../slave/endpoint.js';
@@ -195,7 +195,10 @@ export class SyncEngine {
       own(path);
       const renamedFrom = await this.resolveExisting(m, path, batch);
       if (m.type === 'dir') {
-        if (!renamedFrom) d.mkdirs.push({ path, entry: m });
+        if (!renamedFrom) {
+        d.mkdirs.push({ path, entry: m });
+        d.dirAttrs.push({ path, entry: m }); // its mtime is set even if it stays empty
+      }
         children.push(this.child(v, m, !!renamedFrom));
       }
     }
@@ -297,6 +300,8 @@ export class SyncEngine {
     for (const [path, why] of failed) fail(path, why);
     const after = await this.applyOps(plan.after);
     for (const [op, r] of after) if (!r.ok) fail(opTarget(op), r.message);
+    const dirRun = await this.sendData(plan.dirs.map((p) => ({ path: p, size: 0, inplace: false })), 1);
+    for (const [path, why] of dirRun.failed) fail(path === '.' ? '' : path, why);
 
     // Confirmed: the id map and the master's tracker learn what the slave now holds.
     for (const v of batch.visits) {
@@ -329,9 +334,9 @@ export class SyncEngine {
    * rsync the data in up to sync-jobs parallel runs, split by bytes. A run that fails is retried
    * with backoff; what still fails is reported per path and never marked synced.
    */
-  private async sendData(items: DataItem[]): Promise<{ bytesSent: number; failed: [BytePath, string][] }> {
+  private async sendData(items: DataItem[], parallel = this.cfg.syncJobs): Promise<{ bytesSent: number; failed: [BytePath, string][] }> {
     if (items.length === 0) return { bytesSent: 0, failed: [] };
-    const chunks = splitForJobs(items.filter((i) => !i.inplace), this.cfg.syncJobs);
+    const chunks = splitForJobs(items.filter((i) => !i.inplace), parallel);
     const inplace = items.filter((i) => i.inplace);
     const jobs = chunks.map((c) => ({ paths: c.map((i) => i.path), inplace: false }));
     if (inplace.length) jobs.push({ paths: inplace.map((i) => i.path), inplace: true });
@@ -343,6 +348,7 @@ export class SyncEngine {
       for (let attempt = 0; attempt <= this.cfg.maxRsyncRetries; attempt++) {
         if (attempt > 0) await sleep(this.cfg.retryDelayMs(attempt));
         run = await runRsync(cfg, this.master.root, this.slave.rsyncTarget(), job.paths);
+        this.log.debug({ files: job.paths.length, exitCode: run.exitCode, bytesSent: run.bytesSent, ms: run.durationMs, inplace: job.inplace }, 'rsync run');
         this.events.onRsync?.(run);
         bytesSent += run.bytesSent;
         if (rsyncSucceeded(run.result)) break;
@@ -363,23 +369,26 @@ export class SyncEngine {
     // A name a rename of this pass already moved away is not there any more; the slave answers
     // ENOENT-free for absent paths (delete is idempotent), so no filtering is needed.
     const ops: EntryOp[] = deferred.map((x) => ({ op: 'delete', path: x.path, type: x.type }));
-    const parents = new Map<BytePath, Visit>();
-    for (const x of deferred) parents.set(x.owner.dir, x.owner);
-    for (const v of parents.values()) {
-      const e = await this.master.lookup(v.dir);
-      if (e && e.type === 'dir') ops.push(dirSetattr(v.dir, e));
-    }
     const results = await this.applyOps(ops);
     report.entryOps += ops.length;
     results.forEach(([op, r], i) => {
-      const owner = i < deferred.length ? deferred[i]!.owner : parents.get(op.op === 'setattr' ? op.path : '');
+      const owner = deferred[i]!.owner;
       if (r.ok) {
-        if (op.op === 'delete') this.ids.deleteSubtree(op.path);
+        this.ids.deleteSubtree(opTarget(op));
         return;
       }
       report.failures.push(r.message);
-      if (owner) owner.failed = true;
+      owner.failed = true;
     });
+    // Their parents' mtimes moved: set them back to the master's.
+    const parents = new Map<BytePath, Visit>();
+    for (const x of deferred) parents.set(x.owner.dir, x.owner);
+    const run = await this.sendData([...parents.keys()].map((p) => ({ path: p === '' ? '.' : p, size: 0, inplace: false })), 1);
+    for (const [p, why] of run.failed) {
+      report.failures.push(`${displayPath(p)}: ${why}`);
+      const v = parents.get(p === '.' ? '' : p);
+      if (v) v.failed = true;
+    }
   }
 
   /**

@@ -18,12 +18,18 @@ export async function runMaster(opts: ResolvedOptions, master: ResourceUrl, slav
     throw err;
   }
   const worker = new Worker(cfg, source, slaveEndpoint, log);
+  let signalled = false;
   const onSignal = (sig: NodeJS.Signals) => {
+    if (signalled) {
+      log.fatal({ signal: sig }, 'second signal: aborting now');
+      process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+    }
+    signalled = true;
     log.info({ signal: sig }, 'stopping: the current pass ends without marking unconfirmed work');
     worker.stop();
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   try {
     const code = await worker.run();
     return code === WorkerExit.halted ? 1 : code;

@@ -104,7 +104,7 @@ export class SlaveServer {
         const st = await fs.promises.lstat(p);
         if (op.mode !== undefined && !st.isSymbolicLink()) await fs.promises.chmod(p, op.mode);
         if (op.mtime) {
-          const t = op.mtime[0] + op.mtime[1] / 1e9;
+          const t = op.mtime[0] + op.mtime[1] / 1e9; // µs precision; rsync sets exact times
           await fs.promises.lutimes(p, t, t);
         }
         return;
