@@ -29,7 +29,9 @@ export async function lstatEntry(root: string, rel: BytePath, name: BytePath): P
       target, ino: st.ino, dev: st.dev, nlink: Number(st.nlink), ctimeNs: st.ctimeNs,
     };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // ENOTDIR: an ancestor became a file meanwhile; either way nothing is there.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw err;
   }
 }

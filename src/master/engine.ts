@@ -241,18 +241,23 @@ export class SyncEngine {
       return p;
     }
     if (m.type === 'dir') return null;
-    const first = m.nlink > 1 ? batch.sentIds.get(m.id) : undefined;
+    // Another new name of an object this batch already sends: a hard link. Decided by identity,
+    // not by the link count, which a FUSE listing may report stale.
+    const first = m.type === 'file' ? batch.sentIds.get(m.id) : undefined;
     if (first !== undefined) {
       d.postLinks.push({ existing: first, path });
       return null;
     }
     this.addData(batch, path, m);
-    if (m.nlink > 1) batch.sentIds.set(m.id, path);
+    if (m.type === 'file') batch.sentIds.set(m.id, path);
     return null;
   }
 
   private addData(batch: Batch, path: BytePath, m: MasterEntry): void {
-    batch.decisions.data.push({ path, size: m.type === 'file' ? m.size : 0, inplace: m.type === 'file' && m.nlink > 1 });
+    // In place keeps a hard link on the slave intact (rsync would otherwise replace the inode).
+    // Known link groups count too: a FUSE listing may report a stale link count.
+    const linked = m.type === 'file' && (m.nlink > 1 || this.ids.pathsOf(m.id).length > 1);
+    batch.decisions.data.push({ path, size: m.type === 'file' ? m.size : 0, inplace: linked });
     batch.dataBytes += m.type === 'file' ? m.size : 0;
   }
 
@@ -300,8 +305,7 @@ export class SyncEngine {
     for (const [path, why] of failed) fail(path, why);
     const after = await this.applyOps(plan.after);
     for (const [op, r] of after) if (!r.ok) fail(opTarget(op), r.message);
-    const dirRun = await this.sendData(plan.dirs.map((p) => ({ path: p, size: 0, inplace: false })), 1);
-    for (const [path, why] of dirRun.failed) fail(path === '.' ? '' : path, why);
+    for (const [path, why] of await this.syncDirAttrs(plan.dirs)) fail(path, why);
 
     // Confirmed: the id map and the master's tracker learn what the slave now holds.
     for (const v of batch.visits) {
@@ -364,6 +368,23 @@ export class SyncEngine {
     return { bytesSent, failed };
   }
 
+  /**
+   * Set directories' mode, owner and times from the master (rsync: nanosecond times). The root
+   * goes in a run of its own that excludes its children: with -d, rsync copies the contents of a
+   * listed "." (one level, not in place, which would break hard links). Returns failed dirs ('' = root).
+   */
+  private async syncDirAttrs(dirs: BytePath[]): Promise<[BytePath, string][]> {
+    const others = dirs.filter((p) => p !== '.');
+    const failed = (await this.sendData(others.map((p) => ({ path: p, size: 0, inplace: false })), 1)).failed;
+    if (dirs.includes('.')) {
+      const cfg = { ...this.cfg.rsync, extraOptions: [...this.cfg.rsync.extraOptions, '--exclude=/*'] };
+      const run = await runRsync(cfg, this.master.root, this.slave.rsyncTarget(), ['.']);
+      this.events.onRsync?.(run);
+      if (!rsyncSucceeded(run.result)) failed.push(['', `rsync exit ${run.exitCode} (${run.result}) setting the root's attributes`]);
+    }
+    return failed;
+  }
+
   private async applyDeferredDeletes(deferred: Deferred[], report: { entryOps: number; failures: string[] }): Promise<void> {
     if (deferred.length === 0) return;
     // A name a rename of this pass already moved away is not there any more; the slave answers
@@ -383,10 +404,9 @@ export class SyncEngine {
     // Their parents' mtimes moved: set them back to the master's.
     const parents = new Map<BytePath, Visit>();
     for (const x of deferred) parents.set(x.owner.dir, x.owner);
-    const run = await this.sendData([...parents.keys()].map((p) => ({ path: p === '' ? '.' : p, size: 0, inplace: false })), 1);
-    for (const [p, why] of run.failed) {
+    for (const [p, why] of await this.syncDirAttrs([...parents.keys()].map((p) => (p === '' ? '.' : p)))) {
       report.failures.push(`${displayPath(p)}: ${why}`);
-      const v = parents.get(p === '.' ? '' : p);
+      const v = parents.get(p);
       if (v) v.failed = true;
     }
   }

@@ -42,7 +42,7 @@ async function converge(o: ScenarioOptions, what: string): Promise<void> {
 }
 
 export async function runSyncScenario(o: ScenarioOptions): Promise<void> {
-  const common = ['--state-dir', o.stateDir, '--log-level', 'info', ...(o.extraArgs ?? [])];
+  const common = ['--state-dir', o.stateDir, '--log-level', process.env.GSYNCD_TEST_LOG_LEVEL ?? 'info', ...(o.extraArgs ?? [])];
   makeMixedTree(o.master.dir, { specials: o.specials });
   const first = await gsyncd(['--once', ...common, o.master.url, o.slave.url]);
   assert.equal(first.code, 0, `initial --once sync failed:\n${first.stdout}\n${first.stderr}`);
@@ -75,7 +75,7 @@ export async function runSyncScenario(o: ScenarioOptions): Promise<void> {
     throw err;
   } finally {
     const code = await run.stop();
-    if (code !== 0 || failed) o.log(run.output().slice(-8000));
+    if (code !== 0 || failed) { o.log(run.output().slice(-8000)); fs.writeFileSync(path.join('/tmp', `gsyncd-scenario-${process.pid}.log`), run.output()); }
     if (!failed) assert.equal(code, 0, 'gsyncd should exit 0 on SIGTERM');
   }
 }

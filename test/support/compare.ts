@@ -92,7 +92,8 @@ export function compareTrees(master: string, slave: string, opts: CompareOptions
   for (const [p, s] of b) if (!a.has(p)) diffs.push(`extra on slave: ${show(p)} (${s.type})`);
   // Hard-link groups: names sharing an inode on the master must share one on the slave.
   const groups = new Map<bigint, string[]>();
-  for (const [p, m] of a) if (m.type === 'file' && m.nlink > 1) groups.set(m.ino, [...(groups.get(m.ino) ?? []), p]);
+  // Grouped by inode, not by link count (a FUSE mount may report a stale count).
+  for (const [p, m] of a) if (m.type === 'file') groups.set(m.ino, [...(groups.get(m.ino) ?? []), p]);
   for (const names of groups.values()) {
     const inos = new Set(names.map((p) => b.get(p)?.ino));
     if (names.length > 1 && inos.size !== 1) diffs.push(`hard links not kept: ${names.map(show).join(' ')}`);
