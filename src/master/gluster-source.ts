@@ -155,6 +155,12 @@ export class GlusterSource implements MasterSource {
     this.opts.log.info({ mount: fresh.dir }, 'gluster master remounted');
   }
 
+  /** After a 'mount_missing' check: replace the mount unless it came back by itself. */
+  async recover(): Promise<void> {
+    if (this.mount && (await this.mount.health()) === 'ok') return;
+    await this.remount();
+  }
+
   async stop(): Promise<void> {
     const m = this.mount;
     this.mount = null;

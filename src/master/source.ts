@@ -24,6 +24,8 @@ export interface MasterSource {
   flush(): Promise<void>;
   /** A reason to stop before anything is mirrored (lost mount, replaced root...), or null. */
   safetyCheck(): Promise<HaltReason | null>;
+  /** Try to get back after a 'mount_missing' safety check (e.g. remount). Optional. */
+  recover?(): Promise<void>;
   /** Resolve after `ms`, or earlier when the source knows something changed. */
   waitForChange(ms: number): Promise<void>;
 }

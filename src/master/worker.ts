@@ -3,8 +3,9 @@
 // what the slave confirmed.
 import path from 'node:path';
 import { IdMap } from '../core/id-map.js';
+import { describeError } from '../core/errors.js';
 import { haltExplanation, type HaltReason } from '../core/safety.js';
-import type { CrawlState, WorkerState } from '../core/states.js';
+import { restartDelayMs, type CrawlState, type WorkerState } from '../core/states.js';
 import { compareXtime, formatXtime, type Xtime } from '../core/xtime.js';
 import type { Logger } from '../observe/logger.js';
 import type { SlaveEndpoint } from '../slave/endpoint.js';
@@ -79,11 +80,11 @@ export class Worker {
 
   /** Run until done; resolves to a WorkerExit status. */
   async run(): Promise<number> {
-    if (this.state.halt && !this.cfg.resumeHalted) {
+    if (this.state.halt && latched(this.state.halt.reason) && !this.cfg.resumeHalted) {
       this.log.error({ reason: this.state.halt.reason, since: this.state.halt.since },
         `session is halted (${haltExplanation[this.state.halt.reason]}); fix the cause, then restart with --resume-halted`);
-      this.setState('halted');
-      return WorkerExit.halted;
+      this.setState('halted', true);
+      return this.stayHalted();
     }
     if (this.state.halt) {
       this.log.warn({ reason: this.state.halt.reason }, 'resuming a halted session (--resume-halted)');
@@ -115,12 +116,40 @@ export class Worker {
     this.setState('active', true);
     let passes = 0;
     let failedPasses = 0;
+    let errors = 0;
     while (!this.stopping) {
       const t0 = Date.now();
       this.setCrawl(slaveMark ? 'xtime' : 'initial');
-      const report = await engine.pass(slaveMark, this.state.initialSyncCompleted);
+      let report: PassReport;
+      try {
+        report = await engine.pass(slaveMark, this.state.initialSyncCompleted);
+      } catch (err) {
+        // Nothing of an interrupted pass was marked: log, back off, and run the pass again.
+        errors++;
+        this.state.lastError = { message: describeError(err), at: new Date().toISOString() };
+        this.log.error({ err, attempt: errors }, 'pass failed; nothing of it was marked synced; retrying');
+        this.setState('faulty', true);
+        if (this.cfg.once && errors > this.cfg.maxPassRetries) return WorkerExit.failed;
+        await this.master.waitForChange(restartDelayMs(errors, 500, 30_000));
+        continue;
+      }
       passes++;
-      if (report.halted) return this.halt(report.halted);
+      if (report.halted && latched(report.halted)) return this.halt(report.halted);
+      if (report.halted) {
+        // The mount is gone or not connected (a server restart): wait for it, never mirror it.
+        errors++;
+        this.noteTransientHalt(report.halted);
+        if (this.cfg.once && errors > this.cfg.maxPassRetries) return WorkerExit.failed;
+        await this.master.waitForChange(restartDelayMs(errors, 500, 30_000));
+        await this.master.recover?.().catch((err) => this.log.warn({ err }, 'master recovery failed; retrying later'));
+        continue;
+      }
+      if (errors > 0 || this.state.halt) {
+        errors = 0;
+        if (this.state.halt) this.log.info({ reason: this.state.halt.reason }, 'the master is back: resuming');
+        delete this.state.halt;
+        this.setState('active', true);
+      }
       if (report.complete && report.rootXtime) {
         if (!slaveMark || compareXtime(report.rootXtime, slaveMark) !== 0) slaveMark = report.rootXtime;
         this.advance(t0, report);
@@ -169,12 +198,30 @@ export class Worker {
     this.persist(0);
   }
 
-  private halt(reason: HaltReason): number {
+  /** A latched halt: stays until an operator restarts with --resume-halted. */
+  private async halt(reason: HaltReason): Promise<number> {
     const detail = haltExplanation[reason];
     this.state.halt = { reason, since: new Date().toISOString(), detail };
-    this.log.error({ reason }, `SAFETY HALT: ${detail}; nothing was deleted on the slave. Fix the cause, then restart with --resume-halted`);
+    this.log.error({ reason, event: 'safety.halt' }, `SAFETY HALT: ${detail}; nothing was deleted on the slave. Fix the cause, then restart with --resume-halted`);
     this.setState('halted', true);
+    return this.stayHalted();
+  }
+
+  /**
+   * One-shot runs end at once; a continuous worker stays up in state `halted` (metrics and
+   * status keep reporting it) until it is stopped: a restart must not resume silently.
+   */
+  private async stayHalted(): Promise<number> {
+    if (this.cfg.once || this.cfg.turns > 0) return WorkerExit.halted;
+    while (!this.stopping) await new Promise((r) => setTimeout(r, 500));
     return WorkerExit.halted;
+  }
+
+  private noteTransientHalt(reason: HaltReason): void {
+    if (this.state.halt?.reason === reason) return;
+    this.state.halt = { reason, since: new Date().toISOString(), detail: haltExplanation[reason] };
+    this.log.error({ reason, event: 'safety.halt' }, `master unavailable (${haltExplanation[reason]}): nothing is mirrored until it is back`);
+    this.setState('faulty', true);
   }
 
   private async checkSlaveIdentity(): Promise<void> {
@@ -225,6 +272,11 @@ export class Worker {
     writeState(this.cfg.stateFile, this.state);
     this.hooks.onState?.(this.state);
   }
+}
+
+/** Halts an operator must clear; a missing mount clears itself when the mount is back. */
+function latched(reason: HaltReason): boolean {
+  return reason !== 'mount_missing';
 }
 
 function sameMark(a: Xtime | null, b: Xtime | null): boolean {
