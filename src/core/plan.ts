@@ -4,7 +4,7 @@
 // move to their targets, hard links to already-synced objects are made, data is sent, links to
 // objects created by this batch's data follow, and directory attributes are set last because
 // every change inside a directory bumps its mtime.
-import { depthOf, joinRel, parentOf, baseName, type BytePath } from './bytepath.js';
+import { depthOf, type BytePath } from './bytepath.js';
 import type { EntryType, MasterEntry } from './entry.js';
 import type { EntryOp } from './ops.js';
 
@@ -50,14 +50,20 @@ export interface BatchPlan {
   readonly dirs: BytePath[];
 }
 
-/** Name a rename source is parked under while the batch runs; unique per batch and index. */
-export function parkingName(from: BytePath, batchTag: string, i: number): BytePath {
-  return joinRel(parentOf(from), `.gsyncd-rename-${batchTag}-${i}.${baseName(from).length}`);
+/**
+ * Name a rename source is parked under while the batch runs: at the slave root, unique per
+ * batch and index. At the root because the source's own directory may be deleted or renamed by
+ * the same batch (a parked entry must survive both).
+ */
+export function parkingName(batchTag: string, i: number): BytePath {
+  return `.gsyncd-rename-${batchTag}-${i}`;
 }
 
 export function planBatch(d: Decisions, batchTag: string): BatchPlan {
   const before: EntryOp[] = [];
-  const parked = d.renames.map((r, i) => ({ ...r, parking: parkingName(r.from, batchTag, i) }));
+  // Deepest sources first: parking `a` before `a/b` would make `a/b` unreachable.
+  const parked = d.renames.map((r, i) => ({ ...r, parking: parkingName(batchTag, i) }))
+    .sort((a, b) => depthOf(b.from) - depthOf(a.from));
   for (const r of parked) before.push({ op: 'rename', from: r.from, to: r.parking });
   // Deepest first so a directory's children go before it (the slave purges recursively anyway).
   const deletes = [...d.deletes].sort((a, b) => depthOf(b.path) - depthOf(a.path));
