@@ -44,11 +44,27 @@ function withDefaults(io: Partial<CliIo>): CliIo {
 export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
   const cli = withDefaults(io);
   try {
+    const sub = await subcommand(argv, cli);
+    if (sub !== null) return sub;
     return await dispatch(parseArgs(argv), cli);
   } catch (err) {
     cli.stderr(`gsyncd: ${describeError(err)}\n`);
     return exitCodeOf(err);
   }
+}
+
+/**
+ * Commands that are not a sync session: the slave host's forced-command dispatcher
+ * (`--dispatch`, run by sshd from authorized_keys). null = not a subcommand.
+ */
+async function subcommand(argv: string[], io: CliIo): Promise<number | null> {
+  if (argv[0] === '--dispatch') {
+    const { parseDispatchArgs, runDispatch } = await import('../slave/dispatch.js');
+    const { createLogger } = await import('../observe/logger.js');
+    const log = createLogger({ file: io.env['GSYNCD_DISPATCH_LOG'] || '-', base: { role: 'dispatch' } });
+    return runDispatch(io.env, parseDispatchArgs(argv.slice(1)), { log });
+  }
+  return null;
 }
 
 async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {

@@ -9,7 +9,7 @@ import { Worker, WorkerExit } from './worker.js';
 export async function runMaster(opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl): Promise<number> {
   const cfg = workerConfig(opts, master, slave);
   const log = createLogger({ level: opts.get('log-level'), file: opts.get('log-file') || undefined, base: { session: cfg.session, role: 'master' } });
-  const slaveEndpoint = await openSlave(opts, slave, log);
+  const slaveEndpoint = await openSlave(opts, slave, log, { session: cfg.session });
   let source;
   try {
     source = await openMaster(opts, master, cfg.sessionDir, log);

@@ -83,7 +83,7 @@ export async function openMaster(opts: ResolvedOptions, url: ResourceUrl, sessio
   }
 }
 
-export async function openSlave(opts: ResolvedOptions, url: ResourceUrl, _log: Logger): Promise<SlaveEndpoint> {
+export async function openSlave(opts: ResolvedOptions, url: ResourceUrl, log: Logger, hooks: SlaveHooks): Promise<SlaveEndpoint> {
   switch (url.kind) {
     case 'file': {
       await fs.promises.mkdir(url.path, { recursive: true });
@@ -93,7 +93,23 @@ export async function openSlave(opts: ResolvedOptions, url: ResourceUrl, _log: L
       const { openGlusterSlave } = await import('../slave/gluster-slave.js');
       return openGlusterSlave({ host: url.host, volume: url.volume, ...mountOptions(opts) });
     }
-    case 'ssh':
-      throw gsyncdError('GSYNCD_ERR_NOT_YET_EFFECTIVE', 'remote (ssh) slaves are not available yet in this version');
+    case 'ssh': {
+      const { SshSlave } = await import('../transport/ssh-slave.js');
+      const explicitSsh = opts.sourceOf('ssh-command').from !== 'default';
+      return SshSlave.open({
+        url, port: url.port ?? opts.get('ssh-port'), user: url.user ?? os.userInfo().username,
+        identityFile: opts.get('ssh-identity'), knownHostsFile: opts.get('ssh-known-hosts'),
+        acceptNewHostKey: opts.get('ssh-accept-new-host-key'), remoteGsyncd: opts.get('remote-gsyncd'),
+        sshCommand: explicitSsh ? opts.get('ssh-command') : null,
+        timeoutSec: opts.get('timeout'), connectionTimeoutSec: opts.get('connection-timeout'),
+        session: hooks.session, log, onConnected: hooks.onConnected, onConnectAttempt: hooks.onConnectAttempt,
+      });
+    }
   }
+}
+
+export interface SlaveHooks {
+  readonly session: string;
+  readonly onConnected?: (up: boolean) => void;
+  readonly onConnectAttempt?: (result: 'ok' | 'refused' | 'timeout' | 'auth_failed' | 'host_key_rejected' | 'error') => void;
 }

@@ -279,6 +279,8 @@ function decideRsync(args: string[], policy: DispatchPolicy, probe: DispatchProb
       }
       return refuse('bad_option', `rsync option ${JSON.stringify(name.slice(0, 100))} is not allowed`);
     }
+    // rsync passes --modify-window to the server as `-@N`.
+    if (/^-@-?\d{1,6}$/.test(a)) { out.push(a); continue; }
     if (a.startsWith('-') && a.length > 1) {
       const refusal = checkCluster(a.slice(1));
       if (refusal) return refuse('bad_option', refusal);

@@ -25,6 +25,10 @@ export interface ScenarioOptions {
   readonly specials?: boolean;
   readonly convergeTimeoutMs?: number;
   readonly extraArgs?: string[];
+  /** Run gsyncd under this command prefix (e.g. `ip netns exec gsA210`: the master host). */
+  readonly prefix?: readonly string[];
+  /** Called while the continuous session runs (e.g. to inspect its connections). */
+  readonly whileRunning?: (pid: number) => Promise<void>;
   readonly log: (msg: string) => void;
 }
 
@@ -44,7 +48,7 @@ async function converge(o: ScenarioOptions, what: string): Promise<void> {
 export async function runSyncScenario(o: ScenarioOptions): Promise<void> {
   const common = ['--state-dir', o.stateDir, '--log-level', process.env.GSYNCD_TEST_LOG_LEVEL ?? 'info', ...(o.extraArgs ?? [])];
   makeMixedTree(o.master.dir, { specials: o.specials });
-  const first = await gsyncd(['--once', ...common, o.master.url, o.slave.url]);
+  const first = await gsyncd(['--once', ...common, o.master.url, o.slave.url], { prefix: o.prefix });
   assert.equal(first.code, 0, `initial --once sync failed:\n${first.stdout}\n${first.stderr}`);
   // The marker may still be propagating xtimes of the last writes: converge, then check diff -r.
   try {
@@ -55,7 +59,7 @@ export async function runSyncScenario(o: ScenarioOptions): Promise<void> {
   }
   assert.equal(await diffR(o.master.dir, o.slave.dir, o.ignoreRoot ?? []), '', 'diff -r after the initial sync');
 
-  const run = startGsyncd([...common, '--change-interval', '0.2', o.master.url, o.slave.url]);
+  const run = startGsyncd([...common, '--change-interval', '0.2', o.master.url, o.slave.url], {}, o.prefix);
   let failed = false;
   try {
     for (const change of continuousChanges()) {
@@ -70,6 +74,7 @@ export async function runSyncScenario(o: ScenarioOptions): Promise<void> {
     await converge(o, 'continuous: rename big file');
     assert.equal(inodeOf(path.join(o.slave.dir, 'docs', 'big-renamed.bin')), before, 'the renamed big file was re-created on the slave instead of moved');
     assert.equal(await diffR(o.master.dir, o.slave.dir, o.ignoreRoot ?? []), '', 'diff -r after the continuous changes');
+    await o.whileRunning?.(run.child.pid!);
   } catch (err) {
     failed = true;
     throw err;

@@ -19,10 +19,17 @@ export interface GsyncdResult {
   stderr: string;
 }
 
-export function gsyncd(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<GsyncdResult> {
+/** argv that runs gsyncd, optionally inside a network namespace (`prefix` e.g. ip netns exec NS). */
+function command(args: string[], prefix: readonly string[] = []): [string, string[]] {
+  const full = [...prefix, process.execPath, GSYNCD_BIN, ...args];
+  return [full[0]!, full.slice(1)];
+}
+
+export function gsyncd(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; prefix?: readonly string[] } = {}): Promise<GsyncdResult> {
   assertBuilt();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [GSYNCD_BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const [cmd, argv] = command(args, opts.prefix);
+    const child = spawn(cmd, argv, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
@@ -42,9 +49,10 @@ export interface RunningGsyncd {
   kill9(): Promise<void>;
 }
 
-export function startGsyncd(args: string[], env: NodeJS.ProcessEnv = {}): RunningGsyncd {
+export function startGsyncd(args: string[], env: NodeJS.ProcessEnv = {}, prefix: readonly string[] = []): RunningGsyncd {
   assertBuilt();
-  const child = spawn(process.execPath, [GSYNCD_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, argv] = command(args, prefix);
+  const child = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d; });

@@ -1,0 +1,179 @@
+// A slave on another host: one ssh2 connection per session carries the slave's RPC (an exec
+// channel running `gsyncd --slave`) and every rsync (through the rsh bridge). A broken
+// connection is re-established on the next call; the worker's pass retry provides the backoff,
+// and nothing of a pass that lost its connection is marked synced.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BytePath } from '../core/bytepath.js';
+import type { SlaveEntry } from '../core/entry.js';
+import { gsyncdError, isGsyncdError } from '../core/errors.js';
+import type { EntryOp, OpResult } from '../core/ops.js';
+import type { Xtime } from '../core/xtime.js';
+import type { Logger } from '../observe/logger.js';
+import type { SlaveEndpoint } from '../slave/endpoint.js';
+import type { SlaveIdentity } from '../slave/server.js';
+import { normalizeUrl, type SshUrl } from '../url/url.js';
+import { RemoteSlave } from './remote-slave.js';
+import { RshServer } from './rsh-server.js';
+import type { RsyncTarget } from './rsync.js';
+import { SshConnection } from './ssh.js';
+
+export interface SshSlaveConfig {
+  readonly url: SshUrl;
+  readonly port: number;
+  readonly user: string;
+  readonly identityFile: string;
+  readonly knownHostsFile: string;
+  readonly acceptNewHostKey: boolean;
+  /** Command that starts gsyncd on the slave host (split on whitespace). */
+  readonly remoteGsyncd: string;
+  /** Explicit OpenSSH client command instead of ssh2 (for users who need ~/.ssh/config). */
+  readonly sshCommand: string | null;
+  readonly timeoutSec: number;
+  readonly connectionTimeoutSec: number;
+  readonly session: string;
+  readonly log: Logger;
+  readonly onConnected?: (up: boolean) => void;
+  readonly onConnectAttempt?: (result: 'ok' | 'refused' | 'timeout' | 'auth_failed' | 'host_key_rejected' | 'error') => void;
+}
+
+/** The command line run on the slave host; the original's form (`gsyncd … --slave … URL`). */
+export function remoteSlaveCommand(cfg: Pick<SshSlaveConfig, 'remoteGsyncd' | 'timeoutSec' | 'url'>): string {
+  return [...cfg.remoteGsyncd.split(/\s+/).filter(Boolean), '--slave', '--timeout', String(cfg.timeoutSec), normalizeUrl(cfg.url.inner)].join(' ');
+}
+
+interface Live {
+  readonly slave: RemoteSlave;
+  close(): Promise<void>;
+}
+
+export class SshSlave implements SlaveEndpoint {
+  readonly description: string;
+  private live: Live | null = null;
+  private connecting: Promise<Live> | null = null;
+
+  private constructor(private readonly cfg: SshSlaveConfig) {
+    this.description = normalizeUrl(cfg.url);
+  }
+
+  /** Connect now, so a refused host key or bad credentials fail the start (exit 69). */
+  static async open(cfg: SshSlaveConfig): Promise<SshSlave> {
+    const s = new SshSlave(cfg);
+    await s.ensure();
+    return s;
+  }
+
+  private async ensure(): Promise<RemoteSlave> {
+    if (this.live) return this.live.slave;
+    this.connecting ??= this.connect().finally(() => { this.connecting = null; });
+    this.live = await this.connecting;
+    return this.live.slave;
+  }
+
+  private async connect(): Promise<Live> {
+    const { cfg } = this;
+    const command = remoteSlaveCommand(cfg);
+    try {
+      const live = cfg.sshCommand ? await this.connectOpenSsh(command) : await this.connectSsh2(command);
+      cfg.onConnectAttempt?.('ok');
+      cfg.onConnected?.(true);
+      void live.slave.closed.then((reason) => {
+        cfg.log.warn({ slave: this.description, reason }, 'slave connection closed');
+        if (this.live === live) this.live = null;
+        cfg.onConnected?.(false);
+        void live.close();
+      });
+      return live;
+    } catch (err) {
+      cfg.onConnectAttempt?.(classify(err));
+      throw err;
+    }
+  }
+
+  private async connectSsh2(command: string): Promise<Live> {
+    const { cfg } = this;
+    const conn = await SshConnection.connect({
+      host: cfg.url.host, port: cfg.port, username: cfg.user,
+      identityFile: cfg.identityFile || undefined, knownHostsFile: cfg.knownHostsFile || undefined,
+      acceptNewHostKey: cfg.acceptNewHostKey,
+      readyTimeoutMs: cfg.connectionTimeoutSec * 1000,
+      keepaliveIntervalMs: cfg.timeoutSec > 0 ? Math.max(5000, (cfg.timeoutSec * 1000) / 4) : 0,
+    }, cfg.log);
+    let rsh: RshServer | null = null;
+    try {
+      rsh = await RshServer.start(() => conn, cfg.log);
+      const channel = await conn.exec(command);
+      channel.stderr.on('data', (d: Buffer) => cfg.log.warn({ slave: this.description, stderr: d.toString('utf8').trimEnd().slice(0, 2000) }, 'slave stderr'));
+      const bridge = rsh;
+      const release = async () => { channel.close(); await bridge.close(); conn.close(); };
+      const slave = await RemoteSlave.connect({ readable: channel, writable: channel }, {
+        timeoutSec: cfg.timeoutSec, description: this.description, session: cfg.session, log: cfg.log,
+        rsync: (target) => rsyncTargetVia(cfg.url.host, target, bridge.rshCommand()), release,
+      });
+      conn.onClose(() => { void slave.close(); });
+      return { slave, close: () => slave.close() };
+    } catch (err) {
+      await rsh?.close();
+      conn.close();
+      throw err;
+    }
+  }
+
+  /** OpenSSH with a control master, so rsync's ssh reuses the same connection. */
+  private async connectOpenSsh(command: string): Promise<Live> {
+    const { cfg } = this;
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gsyncd-ssh-'));
+    const base = [...cfg.sshCommand!.split(/\s+/).filter(Boolean), '-p', String(cfg.port), '-oControlMaster=auto', `-oControlPath=${dir}/cm`, '-oBatchMode=yes',
+      ...(cfg.identityFile ? ['-i', cfg.identityFile] : []), ...(cfg.knownHostsFile ? [`-oUserKnownHostsFile=${cfg.knownHostsFile}`] : [])];
+    const dest = `${cfg.user}@${cfg.url.host}`;
+    const child: ChildProcess = spawn(base[0]!, [...base.slice(1), dest, command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stderr!.on('data', (d: Buffer) => cfg.log.warn({ slave: this.description, stderr: d.toString('utf8').trimEnd().slice(0, 2000) }, 'ssh stderr'));
+    const release = async () => {
+      child.kill('SIGTERM');
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    };
+    const slave = await RemoteSlave.connect({ readable: child.stdout!, writable: child.stdin! }, {
+      timeoutSec: cfg.timeoutSec, description: this.description, session: cfg.session, log: cfg.log, release,
+      rsync: (target) => ({ dest: `${dest}:${target}`, rsh: base.join(' ') }),
+    });
+    return { slave, close: () => slave.close() };
+  }
+
+  private async call<T>(fn: (s: RemoteSlave) => Promise<T>): Promise<T> {
+    const s = await this.ensure();
+    return fn(s);
+  }
+
+  identity(): Promise<SlaveIdentity> { return this.call((s) => s.identity()); }
+  list(dir: BytePath, markKey: string): Promise<SlaveEntry[] | null> { return this.call((s) => s.list(dir, markKey)); }
+  readMark(dir: BytePath, markKey: string): Promise<Xtime | null> { return this.call((s) => s.readMark(dir, markKey)); }
+  apply(ops: EntryOp[], markKey: string): Promise<OpResult[]> { return this.call((s) => s.apply(ops, markKey)); }
+
+  rsyncTarget(): RsyncTarget {
+    if (!this.live) throw gsyncdError('GSYNCD_ERR_SLAVE_UNAVAILABLE', `not connected to ${this.description}`);
+    return this.live.slave.rsyncTarget();
+  }
+
+  async close(): Promise<void> {
+    const live = this.live;
+    this.live = null;
+    await live?.close();
+  }
+}
+
+/** rsync destination `host:path` through the bridge (the bridge ignores the host). */
+function rsyncTargetVia(host: string, target: string, rsh: string): RsyncTarget {
+  const h = host.includes(':') ? `[${host}]` : host;
+  return { dest: `${h}:${target}`, rsh };
+}
+
+function classify(err: unknown): 'refused' | 'timeout' | 'auth_failed' | 'host_key_rejected' | 'error' {
+  if (isGsyncdError(err, 'GSYNCD_ERR_HOST_KEY')) return 'host_key_rejected';
+  const text = String((err as Error)?.message ?? err);
+  if (/authentication/i.test(text)) return 'auth_failed';
+  if (/ECONNREFUSED/.test(text)) return 'refused';
+  if (/timed? ?out/i.test(text)) return 'timeout';
+  return 'error';
+}
