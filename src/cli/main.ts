@@ -2,7 +2,7 @@
 // (master) or serve one (--slave). Every failure becomes one `gsyncd: …` line and an exit status.
 import { writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { describeError, exitCodeOf } from '../core/errors.js';
+import { describeError, exitCodeOf, gsyncdError } from '../core/errors.js';
 import { runMaster } from '../master/run.js';
 import { runSlave } from '../slave/run.js';
 import { canonicalizeEscapeUrl, canonicalizeUrl, checkPair, normalizeUrl, parseUrl, quotePlus, volumeOf, type ResourceUrl } from '../url/url.js';
@@ -64,7 +64,40 @@ async function subcommand(argv: string[], io: CliIo): Promise<number | null> {
     const log = createLogger({ file: io.env['GSYNCD_DISPATCH_LOG'] || '-', base: { role: 'dispatch' } });
     return runDispatch(io.env, parseDispatchArgs(argv.slice(1)), { log });
   }
+  if (argv[0] === 'status') return statusCommand(argv.slice(1), io);
+  if (argv[0] === 'healthcheck') return healthcheck(argv[1] ?? 'http://127.0.0.1:9754/healthz');
   return null;
+}
+
+/** `gsyncd status [--json] [--state-dir DIR] [--http-url URL]`: one verdict, exit code per verdict. */
+async function statusCommand(argv: string[], io: CliIo): Promise<number> {
+  const { runStatus } = await import('../observe/status-command.js');
+  const { httpUrlFromBind } = await import('../observe/http.js');
+  const { defaultStateDir } = await import('../master/session.js');
+  const value = (flag: string) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--json') continue;
+    if (a === '--state-dir' || a === '--http-url' || a === '--http-bind') { i++; continue; }
+    throw gsyncdError('GSYNCD_ERR_UNKNOWN_OPTION', `unknown status option '${a}' (expected --json, --state-dir DIR, --http-url URL)`);
+  }
+  const bind = value('--http-bind') ?? io.env['GSYNCD_HTTP_BIND'];
+  return runStatus({
+    json: argv.includes('--json'),
+    stateDir: value('--state-dir') ?? io.env['GSYNCD_STATE_DIR'] ?? defaultStateDir(),
+    httpUrl: value('--http-url') ?? (bind ? httpUrlFromBind(bind) : undefined),
+    out: { write: (t: string) => io.stdout(t) },
+  });
+}
+
+/** `gsyncd healthcheck URL`: exit 0 on a 2xx answer within 2 s (container HEALTHCHECK; no curl in images). */
+async function healthcheck(url: string): Promise<number> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? 0 : 1;
+  } catch {
+    return 1;
+  }
 }
 
 async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {

@@ -3,13 +3,23 @@ import type { ResolvedOptions } from '../cli/options.js';
 import { createLogger } from '../observe/logger.js';
 import type { ResourceUrl } from '../url/url.js';
 import { openMaster, openSlave, workerConfig } from './session.js';
+import { runMonitor, WORKER_ENV, workerHookProxy } from './monitor.js';
 import { Worker, WorkerExit } from './worker.js';
 
-/** Master mode: sync MASTER to SLAVE (continuous, or --once / --turns N). Resolves to an exit status. */
+/**
+ * Master mode: sync MASTER to SLAVE. Continuous runs are a monitor (HTTP, metrics, restarts)
+ * supervising a worker process; --once / --turns N run the worker in this process.
+ */
 export async function runMaster(opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl): Promise<number> {
   const cfg = workerConfig(opts, master, slave);
-  const log = createLogger({ level: opts.get('log-level'), file: opts.get('log-file') || undefined, base: { session: cfg.session, role: 'master' } });
-  const slaveEndpoint = await openSlave(opts, slave, log, { session: cfg.session });
+  const isWorker = process.env[WORKER_ENV] === 'worker';
+  const log = createLogger({ level: opts.get('log-level'), file: opts.get('log-file') || undefined, base: { session: cfg.session, role: 'master', ...(isWorker ? { proc: 'worker' } : {}) } });
+  if (!cfg.once && cfg.turns === 0 && !isWorker) return runMonitor(opts, master, slave, cfg, log);
+  const hooks = workerHookProxy();
+  const slaveEndpoint = await openSlave(opts, slave, log, {
+    session: cfg.session, onConnected: (up) => hooks.setSlaveConnected(up), onConnectAttempt: (r) => hooks.onSshConnect(r),
+  });
+  if (slave.kind !== 'ssh') hooks.setSlaveConnected(true);
   let source;
   try {
     source = await openMaster(opts, master, cfg.sessionDir, log);
@@ -17,7 +27,7 @@ export async function runMaster(opts: ResolvedOptions, master: ResourceUrl, slav
     await slaveEndpoint.close();
     throw err;
   }
-  const worker = new Worker(cfg, source, slaveEndpoint, log);
+  const worker = new Worker(cfg, source, slaveEndpoint, log, hooks);
   let signalled = false;
   const onSignal = (sig: NodeJS.Signals) => {
     if (signalled) {
@@ -30,6 +40,8 @@ export async function runMaster(opts: ResolvedOptions, master: ResourceUrl, slav
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A worker whose monitor is gone (even kill -9) stops too rather than run unsupervised.
+  if (isWorker) process.once('disconnect', () => onSignal('SIGTERM'));
   try {
     const code = await worker.run();
     return code === WorkerExit.halted ? 1 : code;

@@ -37,6 +37,8 @@ export interface WorkerConfig {
 
 export interface WorkerHooks extends EngineEvents {
   onState?(state: SessionState): void;
+  /** The master mount came up / went away (GlusterFS masters). */
+  setMountUp?(up: boolean): void;
   onPass?(report: PassReport, syncedUpTo: number | undefined): void;
 }
 
@@ -92,6 +94,7 @@ export class Worker {
     }
     this.setState('initializing');
     await this.master.start();
+    if (this.master.kind === 'gluster') this.hooks.setMountUp?.(true);
     try {
       return await this.loop();
     } finally {
@@ -139,6 +142,7 @@ export class Worker {
         // The mount is gone or not connected (a server restart): wait for it, never mirror it.
         errors++;
         this.noteTransientHalt(report.halted);
+        this.hooks.setMountUp?.(false);
         if (this.cfg.once && errors > this.cfg.maxPassRetries) return WorkerExit.failed;
         await this.master.waitForChange(restartDelayMs(errors, 500, 30_000));
         await this.master.recover?.().catch((err) => this.log.warn({ err }, 'master recovery failed; retrying later'));
@@ -147,6 +151,7 @@ export class Worker {
       if (errors > 0 || this.state.halt) {
         errors = 0;
         if (this.state.halt) this.log.info({ reason: this.state.halt.reason }, 'the master is back: resuming');
+        if (this.state.halt && this.master.kind === 'gluster') this.hooks.setMountUp?.(true);
         delete this.state.halt;
         this.setState('active', true);
       }

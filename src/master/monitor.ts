@@ -1,0 +1,148 @@
+// The monitor: supervises one worker process per session, restarts it with exponential backoff
+// when it dies (kill -9 included), records `faulty` and the restart count in the state file, and
+// owns the HTTP endpoints and metrics so they stay up while a worker restarts. The worker reports
+// its events over the IPC channel; the monitor feeds them into the metrics.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { ResolvedOptions } from '../cli/options.js';
+import { packageVersion } from '../cli/package-info.js';
+import { describeError } from '../core/errors.js';
+import { restartDelayMs } from '../core/states.js';
+import { buildHttpServer, check, heartbeatCheck, livenessWindowMs, startHttp } from '../observe/http.js';
+import type { Logger } from '../observe/logger.js';
+import { attachMasterMetrics, sessionInfoOf, type MasterMetricsHooks } from '../observe/master-metrics.js';
+import { createMetrics } from '../observe/metrics.js';
+import { computeStatus, latchedHalts } from '../observe/status.js';
+import type { ResourceUrl } from '../url/url.js';
+import { readState, writeState, type SessionState } from './state-file.js';
+import type { WorkerConfig } from './worker.js';
+
+/** Environment marker: this process is the worker a monitor spawned. */
+export const WORKER_ENV = 'GSYNCD_ROLE';
+
+/** A worker that ran this long before dying starts a fresh backoff series. */
+const STABLE_RUN_MS = 60_000;
+
+/** Hook calls the worker forwards to the monitor (see workerHookProxy). */
+export interface HookMessage {
+  readonly hook: keyof MasterMetricsHooks;
+  readonly args: unknown[];
+}
+
+export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl, cfg: WorkerConfig, log: Logger): Promise<number> {
+  const version = packageVersion();
+  const metrics = createMetrics('master', { version, log });
+  const hooks = attachMasterMetrics(metrics, { session: cfg.session, brick: '0', ...sessionInfoOf(master, slave) });
+  let state: SessionState | null = readState(cfg.stateFile);
+  if (state) hooks.onState(state);
+  let stopping = false;
+  let lastBeat = Date.now();
+  const beat = setInterval(() => { lastBeat = Date.now(); }, 1000);
+  const changeIntervalMs = cfg.changeIntervalMs;
+  const app = buildHttpServer({
+    registry: metrics.registry, role: 'master', logger: log,
+    status: () => computeStatus({
+      role: 'master', version, now: Date.now(), source: 'daemon',
+      thresholds: { inSyncLagS: opts.get('in-sync-lag'), stallTimeoutS: opts.get('stall-timeout') },
+      workers: state ? [{ state, live: hooks.live() }] : [],
+    }),
+    checks: {
+      live: () => [heartbeatCheck('supervisor', lastBeat, livenessWindowMs(changeIntervalMs))],
+      ready: () => [
+        check('state', state !== null, 'loading'),
+        check('halt', !(state?.halt && latchedHalts.includes(state.halt.reason)), state?.halt?.reason),
+        check('shutdown', !stopping, 'shutting_down'),
+      ],
+    },
+  });
+  const address = await startHttp(app, { bind: opts.get('http-bind'), explicit: opts.sourceOf('http-bind').from !== 'default', log });
+  if (address) log.info({ address }, 'http endpoints listening');
+
+  let child: ChildProcess | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal: sig, event: 'shutdown.begin' }, 'stopping the worker');
+    child?.kill('SIGTERM');
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  let consecutive = 0;
+  let exitCode = 0;
+  try {
+    while (!stopping) {
+      const started = Date.now();
+      child = spawnWorker();
+      child.on('message', (msg: HookMessage) => {
+        const fn = hooks[msg?.hook] as ((...a: unknown[]) => void) | undefined;
+        if (typeof fn !== 'function') return;
+        if (msg.hook === 'onState') state = msg.args[0] as SessionState;
+        try { fn(...msg.args); } catch (err) { log.warn({ err, hook: msg.hook }, 'metrics hook failed'); }
+      });
+      const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        child!.once('exit', (c, s) => resolve({ code: c, signal: s }));
+      });
+      child = null;
+      hooks.setSlaveConnected(false);
+      if (stopping) break;
+      if (code === 0) break; // the worker finished by itself (it was told to stop)
+      consecutive = Date.now() - started >= STABLE_RUN_MS ? 1 : consecutive + 1;
+      const delay = restartDelayMs(consecutive);
+      const why = signal ? `killed by ${signal}` : `exited with status ${code}`;
+      state = markFaulty(cfg, why, state);
+      hooks.onState(state);
+      log.error({ event: 'worker.state', state: 'faulty', reason: why, restartInMs: delay, restarts: state.restarts }, `worker ${why}; restarting`);
+      await sleepUnless(delay, () => stopping);
+    }
+  } catch (err) {
+    log.error({ err }, `monitor failed: ${describeError(err)}`);
+    exitCode = 1;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    clearInterval(beat);
+    await app.close();
+    log.info({ event: 'shutdown.done' }, 'monitor stopped');
+  }
+  return exitCode;
+}
+
+/** Same program, same arguments, marked as the worker; logs go to our stdout/stderr. */
+function spawnWorker(): ChildProcess {
+  return spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
+    env: { ...process.env, [WORKER_ENV]: 'worker' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+function markFaulty(cfg: WorkerConfig, why: string, known: SessionState | null): SessionState {
+  const file = cfg.stateFile;
+  const s: SessionState = readState(file) ?? known ?? {
+    version: 1, session: cfg.session, master: cfg.masterText, slave: cfg.slaveText, workerState: 'faulty',
+    crawlState: 'initial', pid: 0, updatedAt: '', initialSyncCompleted: false, restarts: 0,
+  };
+  s.workerState = 'faulty';
+  s.restarts = (s.restarts ?? 0) + 1;
+  s.lastError = { message: `worker ${why}`, at: new Date().toISOString() };
+  writeState(file, s);
+  return s;
+}
+
+async function sleepUnless(ms: number, stop: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (!stop() && Date.now() < until) await new Promise((r) => setTimeout(r, Math.min(200, until - Date.now())));
+}
+
+/**
+ * In the worker: hooks that forward every call to the monitor over IPC (JSON-serialisable
+ * arguments only). Without an IPC channel (a one-shot run) they do nothing.
+ */
+export function workerHookProxy(): MasterMetricsHooks {
+  return new Proxy({} as MasterMetricsHooks, {
+    get: (_t, hook: string) => (...args: unknown[]) => {
+      if (hook === 'live') return undefined;
+      if (process.send && process.connected) process.send({ hook, args } satisfies { hook: string; args: unknown[] });
+      return undefined;
+    },
+  });
+}
