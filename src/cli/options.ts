@@ -94,7 +94,7 @@ export const tunables = [
     help: 'session key for state, metrics and logs (empty: derived from the URLs)' },
   { name: 'volume-id', type: 'string', default: '', metavar: 'UUID', pattern: uuidOrEmpty, mode: 'master', effective: true,
     help: 'expected UUID of the master volume; a different volume is refused (empty: learn it)' },
-  { name: 'checkpoint', type: 'string', default: '', metavar: 'TIME', mode: 'master', effective: false, planned: 'observe',
+  { name: 'checkpoint', type: 'string', default: '', metavar: 'TIME', mode: 'master', effective: true,
     help: 'checkpoint: now, Unix seconds or ISO-8601; completes when everything before it is synced' },
   { name: 'special-sync-mode', type: 'enum', choices: ['none', 'blind', 'wrapup'], default: 'none', mode: 'master', effective: false, planned: 'failover',
     help: 'failover/failback crawl mode' },

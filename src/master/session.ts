@@ -43,6 +43,7 @@ export function workerConfig(opts: ResolvedOptions, master: ResourceUrl, slave: 
     turns: opts.get('turns'),
     maxPassRetries: opts.get('max-rsync-retries'),
     resumeHalted: opts.get('resume-halted'),
+    checkpoint: opts.get('checkpoint'),
     slaveMarkRefreshMs: Math.max(changeIntervalMs, 10_000),
     engine: {
       rsync: { command: words(opts.get('rsync-command')), extraOptions: words(opts.get('rsync-options')), remoteOptions: words(opts.get('rsync-ssh-options')) },

@@ -2,6 +2,7 @@
 // atomically (temp + fsync + rename + dir fsync) so a crash leaves the old or the new version.
 import fs from 'node:fs';
 import type { HaltReason } from '../core/safety.js';
+import type { Checkpoint } from '../observe/checkpoint.js';
 import type { WorkerState } from '../core/states.js';
 import { atomicWrite } from './journal.js';
 
@@ -24,7 +25,7 @@ export interface SessionState {
   slaveIdentity?: { rootDev: string; rootIno: string };
   restarts: number;
   lastPass?: { at: string; dirsVisited: number; entryOps: number; dataFiles: number; bytesSent: number; failures: number };
-  checkpoint?: { target: number; completedAt?: number };
+  checkpoint?: Checkpoint;
 }
 
 export function readState(file: string): SessionState | null {

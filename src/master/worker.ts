@@ -7,6 +7,7 @@ import { describeError } from '../core/errors.js';
 import { haltExplanation, type HaltReason } from '../core/safety.js';
 import { restartDelayMs, type CrawlState, type WorkerState } from '../core/states.js';
 import { compareXtime, formatXtime, type Xtime } from '../core/xtime.js';
+import { checkpointProgress, resolveCheckpoint } from '../observe/checkpoint.js';
 import type { Logger } from '../observe/logger.js';
 import type { SlaveEndpoint } from '../slave/endpoint.js';
 import { SlaveServer } from '../slave/server.js';
@@ -30,6 +31,8 @@ export interface WorkerConfig {
   readonly turns: number;
   readonly maxPassRetries: number;
   readonly resumeHalted: boolean;
+  /** Configured checkpoint text ('' = none): now, Unix seconds or ISO-8601. */
+  readonly checkpoint: string;
   /** How often the slave root mark is re-read while idle (notices an emptied or restored slave). */
   readonly slaveMarkRefreshMs: number;
   readonly engine: Omit<EngineConfig, 'markKey'>;
@@ -68,8 +71,9 @@ export class Worker {
       ...(prev?.rootStime ? { rootStime: prev.rootStime } : {}),
       ...(prev?.halt ? { halt: prev.halt } : {}),
       ...(prev?.slaveIdentity ? { slaveIdentity: prev.slaveIdentity } : {}),
-      ...(prev?.checkpoint ? { checkpoint: prev.checkpoint } : {}),
     };
+    const checkpoint = resolveCheckpoint(cfg.checkpoint, prev?.checkpoint, Date.now());
+    if (checkpoint) this.state.checkpoint = checkpoint;
   }
 
   stop(): void {
@@ -193,6 +197,12 @@ export class Worker {
     this.state.rootStime = formatXtime(report.rootXtime!);
     delete this.state.lastError;
     if (first) this.log.info({ syncedUpTo: new Date(this.state.syncedUpTo).toISOString() }, 'initial sync complete');
+    const cp = checkpointProgress(this.state.checkpoint, this.state.syncedUpTo, Date.now());
+    if (cp.checkpoint) this.state.checkpoint = cp.checkpoint;
+    if (cp.justCompleted) {
+      this.log.info({ event: 'checkpoint.completed', checkpoint: new Date(cp.checkpoint!.target).toISOString() }, 'checkpoint completed: everything written before it is on the slave');
+      this.persist(0);
+    }
     // Idle passes only move synced-up-to: persist that at a bounded rate.
     this.persist(report.idle ? 5000 : 0);
   }
