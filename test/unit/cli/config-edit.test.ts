@@ -55,7 +55,7 @@ describe('config editing (pure)', () => {
     refusal('secondary-timeout', '3', 'GSYNCD_ERR_USAGE', /did you mean 'slave-timeout'/);
     refusal('ssh-command', 'ssh # x', 'GSYNCD_ERR_BAD_OPTION_VALUE', /' #' would start a comment/);
     refusal('ssh-command', 'ssh\nsync-jobs: 1', 'GSYNCD_ERR_BAD_OPTION_VALUE', /line breaks/);
-    refusal('checkpoint', 'now', 'GSYNCD_ERR_NOT_YET_EFFECTIVE', /checkpoint is not effective yet in this version \(planned: observe\)/);
+    refusal('special-sync-mode', 'blind', 'GSYNCD_ERR_NOT_YET_EFFECTIVE', /special-sync-mode is not effective yet in this version \(planned: failover\)/);
   });
 
   it('refuses to edit a file with a broken line (78, FILE:LINE)', () => {

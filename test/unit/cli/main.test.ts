@@ -84,23 +84,23 @@ describe('errors are one line with the right exit status', () => {
 });
 
 describe('not-yet-effective options are refused from every source (64)', () => {
-  const message = 'checkpoint is not effective yet in this version (planned: observe)';
+  const message = 'special-sync-mode is not effective yet in this version (planned: failover)';
   it('flag', async () => {
-    const r = await runCli(['--checkpoint', 'now', ...session]);
+    const r = await runCli(['--special-sync-mode', 'blind', ...session]);
     assert.deepEqual([r.code, r.stderr], [64, `gsyncd: --${message}\n`]);
   });
   it('environment', async () => {
-    const r = await runCli([...session], { env: { GSYNCD_CHECKPOINT: 'now' } });
-    assert.deepEqual([r.code, r.stderr], [64, `gsyncd: GSYNCD_CHECKPOINT: ${message}\n`]);
+    const r = await runCli([...session], { env: { GSYNCD_SPECIAL_SYNC_MODE: 'blind' } });
+    assert.deepEqual([r.code, r.stderr], [64, `gsyncd: GSYNCD_SPECIAL_SYNC_MODE: ${message}\n`]);
   });
   it('config file', () => withTempDir(async (dir) => {
     const conf = join(dir, 'g.conf');
-    await writeFile(conf, '\ncheckpoint: now\n');
+    await writeFile(conf, '\nspecial-sync-mode: blind\n');
     const r = await runCli(['-c', conf, ...session]);
     assert.deepEqual([r.code, r.stderr], [64, `gsyncd: ${conf}:2: ${message}\n`]);
   }));
   it('but they can be looked up', async () => {
-    assert.equal((await runCli(['--config-check', 'checkpoint'])).code, 0);
+    assert.equal((await runCli(['--config-check', 'special-sync-mode'])).code, 0);
     assert.equal((await runCli(['--config-get', 'http-bind'])).stdout, '127.0.0.1:9754\n');
   });
 });

@@ -59,7 +59,7 @@ describe('Worker + attachMasterMetrics', () => {
     fs.mkdirSync(sessionDir, { recursive: true });
     const cfg: WorkerConfig = {
       session: 'idle_test', masterText: `file://${tmp}`, slaveText: 'file:///mem', sessionDir, stateFile: path.join(sessionDir, 'state.json'),
-      changeIntervalMs, xtimeSettleMs, once: false, turns: 12, maxPassRetries: 0, resumeHalted: false, slaveMarkRefreshMs: 60_000,
+      changeIntervalMs, xtimeSettleMs, once: false, turns: 12, maxPassRetries: 0, resumeHalted: false, checkpoint: '', slaveMarkRefreshMs: 60_000,
       engine: { rsync: { command: ['false'], extraOptions: [], remoteOptions: [] }, syncJobs: 1, ignoreDeletes: false, maxRsyncRetries: 0, batchMaxEntries: 100, batchMaxBytes: 1 << 20, retryDelayMs: () => 0 },
     };
     const m = createMetrics('master');
