@@ -15,7 +15,7 @@ export function hostPattern(host: string, port: number): string {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const rx = glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const rx = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${rx}$`, 'i');
 }
 
