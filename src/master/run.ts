@@ -15,6 +15,8 @@ export async function runMaster(opts: ResolvedOptions, master: ResourceUrl, slav
   const isWorker = process.env[WORKER_ENV] === 'worker';
   const log = createLogger({ level: opts.get('log-level'), file: opts.get('log-file') || undefined, base: { session: cfg.session, role: 'master', ...(isWorker ? { proc: 'worker' } : {}) } });
   if (!cfg.once && cfg.turns === 0 && !isWorker) return runMonitor(opts, master, slave, cfg, log);
+  // The IPC channel to the monitor must not keep a finished worker alive.
+  if (isWorker) process.channel?.unref();
   const hooks = workerHookProxy();
   const slaveEndpoint = await openSlave(opts, slave, log, {
     session: cfg.session, onConnected: (up) => hooks.setSlaveConnected(up), onConnectAttempt: (r) => hooks.onSshConnect(r),

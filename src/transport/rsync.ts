@@ -20,6 +20,8 @@ export interface RsyncTarget {
   readonly dest: string;
   /** Remote shell for rsync -e (remote slaves only). */
   readonly rsh?: string;
+  /** The receiving rsync cannot set owners (a non-root slave login): no --super. */
+  readonly unprivileged?: boolean;
 }
 
 export interface RsyncConfig {
@@ -33,7 +35,7 @@ export function rsyncArgs(cfg: RsyncConfig, target: RsyncTarget): string[] {
   // seconds, so a directory or symlink created within the same second would keep its slave mtime.
   const args = ['-aR0', '--files-from=-', '--numeric-ids', '--no-implied-dirs', '--modify-window=-1', '--stats', ...cfg.extraOptions];
   // --super: keep owners, devices and specials on the slave even where rsync would not try.
-  if (process.getuid?.() === 0) args.splice(1, 0, '--super');
+  if (process.getuid?.() === 0 && !target.unprivileged) args.splice(1, 0, '--super');
   if (target.rsh) args.push('-e', target.rsh, ...cfg.remoteOptions);
   args.push('.', target.dest.endsWith('/') ? target.dest : target.dest + '/');
   return args;

@@ -110,7 +110,7 @@ export class SshSlave implements SlaveEndpoint {
       const release = async () => { channel.close(); await bridge.close(); conn.close(); };
       const slave = await RemoteSlave.connect({ readable: channel, writable: channel }, {
         timeoutSec: cfg.timeoutSec, description: this.description, session: cfg.session, log: cfg.log,
-        rsync: (target) => rsyncTargetVia(cfg.url.host, target, bridge.rshCommand()), release,
+        rsync: (target) => ({ ...rsyncTargetVia(cfg.url.host, target, bridge.rshCommand()), unprivileged: cfg.user !== 'root' }), release,
       });
       conn.onClose(() => { void slave.close(); });
       return { slave, close: () => slave.close() };
@@ -136,7 +136,7 @@ export class SshSlave implements SlaveEndpoint {
     };
     const slave = await RemoteSlave.connect({ readable: child.stdout!, writable: child.stdin! }, {
       timeoutSec: cfg.timeoutSec, description: this.description, session: cfg.session, log: cfg.log, release,
-      rsync: (target) => ({ dest: `${dest}:${target}`, rsh: base.join(' ') }),
+      rsync: (target) => ({ dest: `${dest}:${target}`, rsh: base.join(' '), unprivileged: cfg.user !== 'root' }),
     });
     return { slave, close: () => slave.close() };
   }

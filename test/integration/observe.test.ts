@@ -35,7 +35,7 @@ test('lag is ~0 after sync and stays ~0 while idle; a lost slave is degraded, no
   const run = startGsyncd(['--state-dir', await tmpDir('state', stack), '--http-bind', `127.0.0.1:${port}`, '--change-interval', String(changeInterval),
     '--xtime-settle', String(settle), '--timeout', '4', '--ssh-identity', sshd.clientKeyPath, '--ssh-known-hosts', sshd.knownHostsFile,
     masterDir, `ssh://root@127.0.0.1:${sshd.port}:${slaveDir}`]);
-  stack.defer(async () => { await run.stop(); });
+  stack.defer('stop gsyncd', async () => { await run.stop(); });
   try {
     await waitFor(async () => (await get(`${base}/status`).catch(() => null))?.body.includes('"verdict":"in-sync"') ?? false, { timeoutMs: 60_000, what: 'in-sync' });
     assert.equal(fs.readdirSync(slaveDir).length, 50);
