@@ -31,6 +31,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get -o DPkg::Lock::Timeout=600 install -y "${missing[@]}"
 fi
 
+# promtool (Prometheus rule and metrics checks): only the binary. Installing Debian's
+# `prometheus` package would also start a Prometheus server on a machine without systemd.
+if ! command -v promtool >/dev/null; then
+    say "installing promtool (from Debian's prometheus package, binary only)"
+    tmp=$(mktemp -d)
+    ( cd "$tmp" && apt-get -o DPkg::Lock::Timeout=600 download prometheus >/dev/null 2>&1 ) ||
+        { apt-get -o DPkg::Lock::Timeout=600 update >/dev/null && ( cd "$tmp" && apt-get -o DPkg::Lock::Timeout=600 download prometheus ); }
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+    install -m 0755 "$tmp/x/usr/bin/promtool" /usr/local/bin/promtool
+    rm -rf "$tmp"
+fi
+
 # FUSE mounts need /dev/fuse (loaded on demand on most kernels; a container needs --device /dev/fuse)
 if [ ! -e /dev/fuse ]; then
     modprobe fuse 2>/dev/null || true
