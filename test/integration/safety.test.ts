@@ -1,0 +1,341 @@
+// Safety halts under a running continuous session: what looks like "the master lost everything"
+// must never be mirrored as deletes on the slave.
+//  (a) gluster master: gsyncd's own aux mount is lazily unmounted behind its back while files are
+//      deleted on the master: the worker reports the lost mount, deletes nothing while the mount
+//      is missing, remounts by itself and then converges (the deletes are real and propagate);
+//  (b) directory master emptied (rm -rf master/*): halted (root_emptied), latched across restarts,
+//      slave untouched; --resume-halted clears it and the emptying is mirrored;
+//  (c) directory master root replaced by a new empty directory: halted, slave untouched.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { compareTrees } from '../support/compare.js';
+import { createVolume } from '../support/gluster.js';
+import { gsyncd, logLines, startGsyncd, type RunningGsyncd } from '../support/gsyncd.js';
+import { mustRun, requireRoot, requireTools, sleep, testCleanup, tmpDir, waitFor } from '../support/proc.js';
+import { makeMixedTree, makeSmallFiles } from '../support/workload.js';
+
+interface SessionState {
+  workerState?: string;
+  halt?: { reason: string; since: string; detail: string };
+  rootStime?: string;
+}
+
+function readState(stateDir: string, session: string): SessionState | null {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(stateDir, session, 'state.json'), 'utf8')) as SessionState;
+  } catch {
+    return null;
+  }
+}
+
+/** path → "type size mtime ino" of every entry below root (latin1 keys: names may be non-UTF-8). */
+function snapshot(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (rel: Buffer) => {
+    const abs = rel.length ? Buffer.concat([Buffer.from(`${root}/`), rel]) : Buffer.from(root);
+    for (const name of fs.readdirSync(abs, { encoding: 'buffer' })) {
+      const r = rel.length ? Buffer.concat([rel, Buffer.from('/'), name]) : name;
+      const st = fs.lstatSync(Buffer.concat([Buffer.from(`${root}/`), r]), { bigint: true });
+      const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
+      out.set(r.toString('latin1'), `${type} ${type === 'file' ? st.size : 0} ${type === 'dir' ? '' : st.mtimeNs} ${st.ino}`);
+      if (type === 'dir') walk(r);
+    }
+  };
+  walk(Buffer.alloc(0));
+  return out;
+}
+
+/** What of `before` is missing or different in `now` (new entries are not counted). */
+function lost(before: Map<string, string>, now: Map<string, string>): string[] {
+  const out: string[] = [];
+  for (const [p, v] of before) {
+    const w = now.get(p);
+    if (w !== v) out.push(`${JSON.stringify(Buffer.from(p, 'latin1').toString())}: ${v} -> ${w ?? 'gone'}`);
+  }
+  return out;
+}
+
+async function converge(master: string, slave: string, what: string, ignoreRoot?: string[]): Promise<void> {
+  let last: string[] = [];
+  try {
+    await waitFor(() => { last = compareTrees(master, slave, { ignoreRoot }); return last.length === 0; }, { what, timeoutMs: 45_000, intervalMs: 150 });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n  ${last.slice(0, 20).join('\n  ')}`);
+  }
+}
+
+/** SIGTERM and wait; a gsyncd that does not exit within `ms` is a failure (and is killed, with
+ *  its worker, so that the test ends). */
+async function stopWithin(run: RunningGsyncd, ms = 30_000): Promise<number | null> {
+  const pid = run.child.pid!;
+  const worker = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
+    try { const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8'); return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid; } catch { return false; }
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([run.stop(), new Promise<'hung'>((r) => { timer = setTimeout(() => r('hung'), ms); })]);
+  clearTimeout(timer);
+  if (code !== 'hung') return code;
+  for (const p of worker) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+  await run.kill9();
+  throw new Error(`gsyncd (pid ${pid}, worker ${worker.join(',')}) did not exit within ${ms} ms of SIGTERM:\n${run.output().slice(-3000)}`);
+}
+
+async function stopAndLog(run: RunningGsyncd, log: (m: string) => void, failed: boolean): Promise<number | null> {
+  try {
+    return await stopWithin(run);
+  } finally {
+    if (failed) log(run.output().slice(-6000));
+  }
+}
+
+/** fuse.glusterfs mounts of gsyncd (aux mount dirs) whose source is `volume`. */
+function auxMountsOf(volume: string): string[] {
+  return fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' '))
+    .filter(([src, mnt, type]) => type === 'fuse.glusterfs' && mnt?.includes('/gsyncd-aux-mount-') && new RegExp(`^[^:]+:/?${volume}$`).test(src ?? ''))
+    .map(([, mnt]) => mnt!);
+}
+
+test('gluster master: aux mount unmounted behind the worker while files are deleted → nothing deleted until it is back, then converges', { timeout: 150_000 }, async (t) => {
+  requireRoot();
+  requireTools(['gluster', 'glusterfs', 'rsync', 'umount']);
+  const stack = testCleanup(t);
+  const vol = await createVolume({ cleanup: stack });
+  const view = await vol.fuseMount();
+  const slaveDir = await tmpDir('slave', stack);
+  const stateDir = await tmpDir('state', stack);
+  makeSmallFiles(view, 60, 6, 2000);
+  fs.writeFileSync(path.join(view, 'top.txt'), 'top\n');
+  const session = 'safety-gluster';
+  const run = startGsyncd(['--state-dir', stateDir, '--session-name', session, '--change-interval', '0.2', '--log-level', 'info', `:${vol.name}`, slaveDir]);
+  stack.defer('stop gsyncd', () => stopWithin(run, 15_000).catch(() => undefined));
+  let failed = true;
+  try {
+    await converge(view, slaveDir, 'the initial sync');
+    const before = snapshot(slaveDir);
+    const mounts = auxMountsOf(vol.name);
+    assert.equal(mounts.length, 1, `one aux mount of ${vol.name} by gsyncd: ${mounts.join(', ')}`);
+    const aux = mounts[0]!;
+
+    const logBefore = run.output().length;
+    const t0 = Date.now();
+    await mustRun('umount', ['-l', aux]);
+    // Deletes on the master while gsyncd's mount is missing: a file, a whole directory, and more.
+    fs.rmSync(path.join(view, 'top.txt'));
+    fs.rmSync(path.join(view, 'd1'), { recursive: true });
+    for (const f of fs.readdirSync(path.join(view, 'd2')).slice(0, 5)) fs.rmSync(path.join(view, 'd2', f));
+
+    // Until the worker says its mount is back, the slave must keep everything.
+    const states = new Set<string>();
+    let checks = 0;
+    // The slave is looked at first, then whether a new aux mount exists: what was lost before the
+    // new mount appeared was deleted while the master was unreadable. (The log is not used for
+    // this: it reaches us later than the slave changes.)
+    let violation: string[] = [];
+    await waitFor(() => {
+      const s = readState(stateDir, session);
+      if (s) states.add(`${s.workerState}${s.halt ? `/${s.halt.reason}` : ''}`);
+      const missing = lost(before, snapshot(slaveDir));
+      const back = auxMountsOf(vol.name).some((m) => m !== aux);
+      checks++;
+      if (missing.length && !back) violation = missing;
+      return back || violation.length > 0;
+    }, { what: 'the worker to mount the master again', timeoutMs: 60_000, intervalMs: 20 });
+    assert.deepEqual(violation.slice(0, 10), [], `the slave lost entries while the master mount was missing (${Date.now() - t0} ms after umount -l)`);
+    await waitFor(() => logLines(run.output().slice(logBefore), 'gluster master remounted').length > 0, { what: 'the log line "gluster master remounted"', timeoutMs: 10_000 });
+    const window = Date.now() - t0;
+    const out = run.output().slice(logBefore);
+    t.diagnostic(`mount back after ${window} ms; slave checked ${checks} times meanwhile; states seen: ${[...states].join(', ')}`);
+    const problem = logLines(out).find((l) => /master mount is gone|master unavailable/.test(String(l['msg'])));
+    assert.ok(problem, `the worker logs the lost mount:\n${out.slice(0, 4000)}`);
+    t.diagnostic(`logged: ${JSON.stringify(problem)}`);
+    assert.ok(logLines(out).some((l) => l['event'] === 'safety.halt' && l['reason'] === 'mount_missing'), 'a safety.halt event with reason mount_missing');
+    assert.ok(!logLines(out).some((l) => String(l['msg']).includes('SAFETY HALT')), 'a missing mount is not a latched halt');
+
+    // The master's deletes were real: after the remount they reach the slave, and nothing else goes.
+    await converge(view, slaveDir, 'convergence after the remount');
+    // The state file follows the pass that mirrored the deletes.
+    let s = readState(stateDir, session);
+    await waitFor(() => (s = readState(stateDir, session))?.workerState === 'active', { what: 'state active again', timeoutMs: 15_000, intervalMs: 50 })
+      .catch(() => assert.fail(`state after recovery: ${JSON.stringify(s)}`));
+    assert.equal(s?.halt, undefined, 'the transient halt is cleared');
+    assert.equal(auxMountsOf(vol.name).length, 1, 'exactly one aux mount again (the lost one is not kept or leaked)');
+    const clientsOfLost = () => fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+      try { return fs.readFileSync(`/proc/${d}/cmdline`).toString().split('\0').includes(aux); } catch { return false; }
+    });
+    await waitFor(() => clientsOfLost().length === 0, { what: `the glusterfs client of the lost mount ${aux} to end`, timeoutMs: 10_000 })
+      .catch(() => assert.fail(`the glusterfs client of the lost aux mount still runs: pids ${clientsOfLost().join(' ')}`));
+    t.diagnostic(`converged ${Date.now() - t0} ms after the umount`);
+    failed = false;
+  } finally {
+    const code = await stopAndLog(run, (m) => t.diagnostic(m), failed);
+    if (!failed) assert.equal(code, 0, 'gsyncd exits 0 on SIGTERM');
+  }
+  assert.deepEqual(auxMountsOf(vol.name), [], 'gsyncd unmounted its aux mount on exit');
+});
+
+test('directory master emptied under a running session → halted (root_emptied), latched, slave untouched; --resume-halted mirrors it', { timeout: 120_000 }, async (t) => {
+  requireRoot();
+  requireTools(['rsync', 'rm']);
+  const stack = testCleanup(t);
+  const base = await tmpDir('master', stack);
+  const master = path.join(base, 'm');
+  fs.mkdirSync(master);
+  const slaveDir = await tmpDir('slave', stack);
+  const stateDir = await tmpDir('state', stack);
+  makeMixedTree(master, { bigFileBytes: 1 << 20 });
+  makeSmallFiles(path.join(master, 'bulk'), 100, 5, 1000);
+  const session = 'safety-empty';
+  const args = ['--state-dir', stateDir, '--session-name', session, '--log-level', 'info'];
+  const run = startGsyncd([...args, '--change-interval', '0.2', master, slaveDir]);
+  stack.defer('stop gsyncd', () => stopWithin(run, 15_000).catch(() => undefined));
+  let failed = true;
+  try {
+    await converge(master, slaveDir, 'the initial sync');
+    await sleep(1500); // let the session go idle: a pass racing the rm is the next test's subject
+    const before = snapshot(slaveDir);
+    const t0 = Date.now();
+    await mustRun('bash', ['-c', 'rm -rf -- "$1"/*', 'rm-star', master]);
+    assert.deepEqual(fs.readdirSync(master), [], 'the master is empty');
+    await waitFor(() => readState(stateDir, session)?.workerState === 'halted', { what: 'state halted', timeoutMs: 20_000, intervalMs: 50 });
+    t.diagnostic(`halted ${Date.now() - t0} ms after rm -rf`);
+    const st = readState(stateDir, session)!;
+    assert.equal(st.halt?.reason, 'root_emptied', `halt reason: ${JSON.stringify(st.halt)}`);
+    assert.ok(run.output().includes('SAFETY HALT'), 'a SAFETY HALT log line');
+    await sleep(2000); // 10 change intervals
+    assert.equal(run.child.exitCode, null, 'a continuous worker stays up while halted');
+    assert.equal(readState(stateDir, session)?.workerState, 'halted');
+    assert.deepEqual(lost(before, snapshot(slaveDir)).slice(0, 10), [], 'the slave is untouched while halted');
+    const code = await stopWithin(run);
+    t.diagnostic(`halted session stopped by SIGTERM: exit ${code}`);
+
+    // Restart without --resume-halted: still halted, still nothing deleted.
+    const again = startGsyncd([...args, '--change-interval', '0.2', master, slaveDir]);
+    stack.defer('stop gsyncd (2)', () => stopWithin(again, 15_000).catch(() => undefined));
+    await waitFor(() => again.output().includes('session is halted'), { what: 'the restarted worker to report the latched halt', timeoutMs: 20_000 });
+    await sleep(1500);
+    assert.equal(again.child.exitCode, null, 'the restarted continuous worker stays up, halted');
+    assert.equal(readState(stateDir, session)?.workerState, 'halted');
+    assert.equal(readState(stateDir, session)?.halt?.reason, 'root_emptied');
+    assert.deepEqual(lost(before, snapshot(slaveDir)).slice(0, 10), [], 'the slave is untouched after a restart without --resume-halted');
+    await stopWithin(again);
+    const once = await gsyncd(['--once', ...args, master, slaveDir]);
+    assert.equal(once.code, 1, `--once on a halted session exits 1:\n${once.stdout.slice(-2000)}${once.stderr.slice(-2000)}`);
+    assert.deepEqual(lost(before, snapshot(slaveDir)).slice(0, 10), [], 'the slave is untouched after --once without --resume-halted');
+
+    // The operator confirms: --resume-halted clears the latch and the emptying is mirrored.
+    const resumed = await gsyncd(['--once', '--resume-halted', ...args, master, slaveDir], { timeoutMs: 60_000 });
+    const after = readState(stateDir, session);
+    t.diagnostic(`--once --resume-halted: exit ${resumed.code}, state ${JSON.stringify({ workerState: after?.workerState, halt: after?.halt })}`);
+    assert.equal(resumed.code, 0, `--once --resume-halted proceeds and completes:\n${(resumed.stdout + resumed.stderr).slice(-3000)}`);
+    assert.equal(after?.halt, undefined, 'the halt is cleared');
+    assert.deepEqual(fs.readdirSync(slaveDir), [], 'the confirmed emptying is mirrored on the slave');
+    failed = false;
+  } finally {
+    if (failed) t.diagnostic(run.output().slice(-4000));
+    if (run.child.exitCode === null && run.child.signalCode === null) await stopWithin(run);
+  }
+});
+
+test('directory master emptied while a pass is in flight → halted soon, slave keeps what it had, SIGTERM honoured', { timeout: 120_000 }, async (t) => {
+  requireRoot();
+  requireTools(['rsync', 'rm']);
+  const stack = testCleanup(t);
+  const base = await tmpDir('master', stack);
+  const master = path.join(base, 'm');
+  fs.mkdirSync(master);
+  const slaveDir = await tmpDir('slave', stack);
+  const stateDir = await tmpDir('state', stack);
+  const work = await tmpDir('work', stack);
+  makeMixedTree(master, { bigFileBytes: 1 << 20 });
+  makeSmallFiles(path.join(master, 'bulk'), 100, 5, 1000);
+  // rsync as gsyncd runs it, started 1.5 s late once the flag file exists: a pass then sits between
+  // its listings and its data transfer for long enough to empty the master meanwhile (as a big
+  // rm -rf racing a pass does).
+  const flag = path.join(work, 'slow');
+  const wrapper = path.join(work, 'rsync-slow.sh');
+  fs.writeFileSync(wrapper, `#!/bin/bash\n[ -e ${flag} ] && sleep 1.5\nexec rsync "$@"\n`);
+  const session = 'safety-race';
+  const run = startGsyncd(['--state-dir', stateDir, '--session-name', session, '--change-interval', '0.2', '--log-level', 'info', '--rsync-command', `bash ${wrapper}`, master, slaveDir]);
+  stack.defer('stop gsyncd', () => stopWithin(run, 15_000).catch(() => undefined));
+  let failed = true;
+  try {
+    await converge(master, slaveDir, 'the initial sync');
+    await sleep(1500);
+    const before = snapshot(slaveDir);
+    fs.writeFileSync(flag, '');
+    const logAt = run.output().length;
+    // A change that makes the next pass send data: the pass lists, then waits in the slow rsync.
+    fs.writeFileSync(path.join(master, 'docs', 'trigger.txt'), 'trigger\n');
+    fs.appendFileSync(path.join(master, 'bulk', 'd1', 'f1'), 'more');
+    await sleep(700);
+    const t0 = Date.now();
+    await mustRun('bash', ['-c', 'rm -rf -- "$1"/*', 'rm-star', master]);
+    let halted = false;
+    try {
+      await waitFor(() => readState(stateDir, session)?.workerState === 'halted', { what: 'state halted', timeoutMs: 30_000, intervalMs: 50 });
+      halted = true;
+    } finally {
+      const out = run.output().slice(logAt);
+      const retries = logLines(out, 'rsync failed');
+      t.diagnostic(`${halted ? `halted ${Date.now() - t0} ms` : 'not halted 30 s'} after rm -rf; rsync failures logged meanwhile: ${retries.length} ` +
+        `(exit codes ${[...new Set(retries.map((l) => l['exitCode']))].join(',')}, attempts up to ${Math.max(0, ...retries.map((l) => Number(l['attempt'] ?? 0)))}); ` +
+        `first: ${String(retries[0]?.['stderr'] ?? '-').split('\n')[0]}`);
+      t.diagnostic(`state: ${JSON.stringify(readState(stateDir, session))}`);
+    }
+    assert.equal(readState(stateDir, session)?.halt?.reason, 'root_emptied');
+    assert.deepEqual(lost(before, snapshot(slaveDir)).slice(0, 10), [], 'the slave keeps everything it had before the emptying');
+    failed = false;
+  } finally {
+    const t1 = Date.now();
+    try {
+      const code = await stopAndLog(run, (m) => t.diagnostic(m), failed);
+      t.diagnostic(`stopped ${Date.now() - t1} ms after SIGTERM: exit ${code}`);
+    } catch (err) {
+      if (!failed) throw err;
+      t.diagnostic((err as Error).message.split('\n')[0]!);
+    }
+  }
+});
+
+test('directory master root replaced by a new empty directory → halted, slave untouched', { timeout: 90_000 }, async (t) => {
+  requireRoot();
+  requireTools(['rsync']);
+  const stack = testCleanup(t);
+  const base = await tmpDir('master', stack);
+  const master = path.join(base, 'm');
+  fs.mkdirSync(master);
+  const slaveDir = await tmpDir('slave', stack);
+  const stateDir = await tmpDir('state', stack);
+  makeMixedTree(master, { bigFileBytes: 1 << 20 });
+  const session = 'safety-replace';
+  const run = startGsyncd(['--state-dir', stateDir, '--session-name', session, '--change-interval', '0.2', '--log-level', 'info', master, slaveDir]);
+  stack.defer('stop gsyncd', () => stopWithin(run, 15_000).catch(() => undefined));
+  let failed = true;
+  try {
+    await converge(master, slaveDir, 'the initial sync');
+    const before = snapshot(slaveDir);
+    const t0 = Date.now();
+    fs.renameSync(master, path.join(base, 'm.old'));
+    fs.mkdirSync(master);
+    await waitFor(() => readState(stateDir, session)?.workerState === 'halted', { what: 'state halted', timeoutMs: 20_000, intervalMs: 50 });
+    const st = readState(stateDir, session)!;
+    t.diagnostic(`halted ${Date.now() - t0} ms after the replacement: ${JSON.stringify(st.halt)}`);
+    assert.ok(st.halt && ['root_type_changed', 'root_emptied'].includes(st.halt.reason), `halt reason: ${JSON.stringify(st.halt)}`);
+    assert.ok(run.output().includes('SAFETY HALT'), 'a SAFETY HALT log line');
+    await sleep(2000);
+    assert.equal(run.child.exitCode, null, 'a continuous worker stays up while halted');
+    assert.equal(readState(stateDir, session)?.workerState, 'halted');
+    assert.deepEqual(lost(before, snapshot(slaveDir)).slice(0, 10), [], 'the slave is untouched');
+    // Files written into the new root meanwhile are not mirrored either (nothing happens while halted).
+    fs.writeFileSync(path.join(master, 'new.txt'), 'new\n');
+    await sleep(1000);
+    assert.ok(!fs.existsSync(path.join(slaveDir, 'new.txt')), 'nothing is mirrored from the replaced root while halted');
+    assert.deepEqual(lost(before, snapshot(slaveDir)).slice(0, 10), [], 'the slave is untouched');
+    failed = false;
+  } finally {
+    const code = await stopAndLog(run, (m) => t.diagnostic(m), failed);
+    t.diagnostic(`stopped: exit ${code}`);
+  }
+});
