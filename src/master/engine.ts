@@ -100,6 +100,7 @@ class Batch {
 
 export class SyncEngine {
   private batchSeq = 0;
+  private stopRequested = false;
 
   constructor(
     private readonly master: MasterSource,
@@ -112,14 +113,19 @@ export class SyncEngine {
     private readonly persistIds: () => void = () => {},
   ) {}
 
+  /** Stop at the next safe point: no new batch, no further retry; the pass stays unmarked. */
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
   /**
    * One pass. `slaveRootMark` is the caller's knowledge of the slave root's mark (re-read by the
    * caller as often as it wants to notice an emptied or restored slave).
    */
   async pass(slaveRootMark: Xtime | null, everSynced: boolean): Promise<PassReport> {
     const report = { idle: false, complete: false, rootXtime: null as Xtime | null, halted: null as HaltReason | null, dirsVisited: 0, scanned: 0, entryOps: 0, dataFiles: 0, bytesSent: 0, failures: [] as string[] };
-    const halt = await this.master.safetyCheck();
-    if (halt) return { ...report, halted: halt };
+    const early = await this.master.safetyCheck();
+    if (early) return { ...report, halted: early };
     const rootX = await this.master.rootXtime();
     report.rootXtime = rootX;
     if (!rootX) {
@@ -138,9 +144,16 @@ export class SyncEngine {
     const deferred: Deferred[] = [];
     const stack: Visit[] = [rootVisit];
     let batch = new Batch();
+    // Before anything is applied (every batch, and the deletes at the end), the master must
+    // still be sane: a mount lost or a root emptied while a long pass runs must not be mirrored.
+    const stillSane = async (): Promise<HaltReason | null> =>
+      (await this.master.safetyCheck()) ?? (everSynced && (await this.master.list(''))?.length === 0 ? 'root_emptied' : null);
     while (stack.length > 0) {
+      if (this.stopRequested) return report; // abandoned: nothing of it is marked
       const v = stack.pop()!;
       if (v.needsFlush && batch.size > 0) {
+        const halt = await stillSane();
+        if (halt) return { ...report, halted: halt };
         await this.flush(batch, report);
         batch = new Batch();
       }
@@ -149,11 +162,20 @@ export class SyncEngine {
       if (children === 'halt') return { ...report, halted: 'root_emptied' };
       for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
       if (batch.size >= this.cfg.batchMaxEntries || batch.dataBytes >= this.cfg.batchMaxBytes) {
+        const halt = await stillSane();
+        if (halt) return { ...report, halted: halt };
         await this.flush(batch, report);
         batch = new Batch();
       }
     }
+    if (this.stopRequested) return report;
+    const final = await stillSane();
+    if (final) return { ...report, halted: final };
     if (batch.size > 0 || batch.visits.length > 0) await this.flush(batch, report);
+    if (deferred.length > 0) {
+      const late = await stillSane();
+      if (late) return { ...report, halted: late };
+    }
     await this.applyDeferredDeletes(deferred, report);
     report.complete = await this.stampMarks(all, report);
     return report;
@@ -350,7 +372,8 @@ export class SyncEngine {
       const cfg = job.inplace ? { ...this.cfg.rsync, extraOptions: [...this.cfg.rsync.extraOptions, '--inplace'] } : this.cfg.rsync;
       let run: RsyncRun | null = null;
       for (let attempt = 0; attempt <= this.cfg.maxRsyncRetries; attempt++) {
-        if (attempt > 0) await sleep(this.cfg.retryDelayMs(attempt));
+        if (attempt > 0) await this.sleepUnlessStopped(this.cfg.retryDelayMs(attempt));
+        if (attempt > 0 && this.stopRequested) break;
         run = await runRsync(cfg, this.master.root, this.slave.rsyncTarget(), job.paths);
         this.log.debug({ files: job.paths.length, exitCode: run.exitCode, bytesSent: run.bytesSent, ms: run.durationMs, inplace: job.inplace }, 'rsync run');
         this.events.onRsync?.(run);
@@ -383,6 +406,11 @@ export class SyncEngine {
       if (!rsyncSucceeded(run.result)) failed.push(['', `rsync exit ${run.exitCode} (${run.result}) setting the root's attributes`]);
     }
     return failed;
+  }
+
+  private async sleepUnlessStopped(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (!this.stopRequested && Date.now() < until) await new Promise((r) => setTimeout(r, Math.min(100, until - Date.now())));
   }
 
   private async applyDeferredDeletes(deferred: Deferred[], report: { entryOps: number; failures: string[] }): Promise<void> {
@@ -470,8 +498,6 @@ export function splitForJobs<T extends { size: number }>(items: T[], jobs: numbe
   return chunks.map((c) => c.items).filter((c) => c.length > 0);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+
 
 export type { SlaveEntry };

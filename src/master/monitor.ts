@@ -22,6 +22,9 @@ export const WORKER_ENV = 'GSYNCD_ROLE';
 /** A worker that ran this long before dying starts a fresh backoff series. */
 const STABLE_RUN_MS = 60_000;
 
+/** How long a stopping worker may take before it is killed (OBSERVABILITY §6 budget). */
+const SHUTDOWN_TIMEOUT_MS = 25_000;
+
 /** Hook calls the worker forwards to the monitor (see workerHookProxy). */
 export interface HookMessage {
   readonly hook: keyof MasterMetricsHooks;
@@ -63,6 +66,11 @@ export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, sla
     stopping = true;
     log.info({ signal: sig, event: 'shutdown.begin' }, 'stopping the worker');
     child?.kill('SIGTERM');
+    // A worker that does not stop in time is killed: nothing unconfirmed was marked anyway.
+    setTimeout(() => {
+      if (child) log.warn({ pid: child.pid }, 'worker did not stop in time: SIGKILL');
+      child?.kill('SIGKILL');
+    }, SHUTDOWN_TIMEOUT_MS).unref();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

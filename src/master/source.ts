@@ -24,6 +24,8 @@ export interface MasterSource {
   flush(): Promise<void>;
   /** A reason to stop before anything is mirrored (lost mount, replaced root...), or null. */
   safetyCheck(): Promise<HaltReason | null>;
+  /** The operator confirmed a replaced root (--resume-halted): trust the new one. Optional. */
+  acceptRootChange?(): Promise<void>;
   /** Try to get back after a 'mount_missing' safety check (e.g. remount). Optional. */
   recover?(): Promise<void>;
   /** Resolve after `ms`, or earlier when the source knows something changed. */

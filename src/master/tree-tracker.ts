@@ -436,6 +436,11 @@ export class TreeTracker implements MasterSource {
 
   // ---------------------------------------------------------------- extras
 
+  /** MasterSource: the operator confirmed the replacement (--resume-halted). */
+  acceptRootChange(): Promise<void> {
+    return this.resetRootIdentity();
+  }
+
   /** Accept the current root directory as this session's master (after a deliberate replacement). */
   async resetRootIdentity(): Promise<void> {
     const st = await fs.promises.stat(this.opts.root, { bigint: true });

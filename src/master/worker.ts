@@ -50,6 +50,9 @@ export const WorkerExit = { done: 0, failed: 1, halted: 3 } as const;
 
 export class Worker {
   private stopping = false;
+  /** --resume-halted after root_emptied: the next complete pass may mirror an empty root. */
+  private emptyRootConfirmed = false;
+  private engine: SyncEngine | null = null;
   private state: SessionState;
   private lastStateWrite = 0;
   private ids: IdMap = new IdMap();
@@ -78,6 +81,16 @@ export class Worker {
 
   stop(): void {
     this.stopping = true;
+    this.engine?.requestStop();
+    this.wakeUp();
+  }
+
+  private wakeUp: () => void = () => {};
+  private readonly stopped = new Promise<void>((r) => { this.wakeUp = r; });
+
+  /** Wait for a change, the timeout, or stop(): whichever comes first. */
+  private pause(ms: number): Promise<void> {
+    return Promise.race([this.master.waitForChange(ms), this.stopped]);
   }
 
   get current(): SessionState {
@@ -93,7 +106,10 @@ export class Worker {
       return this.stayHalted();
     }
     if (this.state.halt) {
-      this.log.warn({ reason: this.state.halt.reason }, 'resuming a halted session (--resume-halted)');
+      // The operator confirmed the change: mirror an emptied root once, accept a replaced one.
+      this.log.warn({ reason: this.state.halt.reason }, 'resuming a halted session (--resume-halted): the change is mirrored');
+      if (this.state.halt.reason === 'root_emptied') this.emptyRootConfirmed = true;
+      if (this.state.halt.reason === 'root_type_changed') await this.master.acceptRootChange?.();
       delete this.state.halt;
     }
     this.setState('initializing');
@@ -113,7 +129,7 @@ export class Worker {
     const markKey = SlaveServer.markKey(this.master.volumeId);
     this.openIdMap();
     await this.checkSlaveIdentity();
-    const engine = new SyncEngine(this.master, this.slave, this.ids, { ...this.cfg.engine, markKey }, this.log, this.hooks, () => this.idJournalSync());
+    const engine = this.engine = new SyncEngine(this.master, this.slave, this.ids, { ...this.cfg.engine, markKey }, this.log, this.hooks, () => this.idJournalSync());
     let slaveMark = await this.slave.readMark('', markKey);
     let markReadAt = Date.now();
     if (!slaveMark && this.state.initialSyncCompleted) {
@@ -129,7 +145,7 @@ export class Worker {
       this.setCrawl(slaveMark ? 'xtime' : 'initial');
       let report: PassReport;
       try {
-        report = await engine.pass(slaveMark, this.state.initialSyncCompleted);
+        report = await engine.pass(slaveMark, this.state.initialSyncCompleted && !this.emptyRootConfirmed);
       } catch (err) {
         // Nothing of an interrupted pass was marked: log, back off, and run the pass again.
         errors++;
@@ -137,7 +153,7 @@ export class Worker {
         this.log.error({ err, attempt: errors }, 'pass failed; nothing of it was marked synced; retrying');
         this.setState('faulty', true);
         if (this.cfg.once && errors > this.cfg.maxPassRetries) return WorkerExit.failed;
-        await this.master.waitForChange(restartDelayMs(errors, 500, 30_000));
+        await this.pause(restartDelayMs(errors, 500, 30_000));
         continue;
       }
       passes++;
@@ -148,7 +164,7 @@ export class Worker {
         this.noteTransientHalt(report.halted);
         this.hooks.setMountUp?.(false);
         if (this.cfg.once && errors > this.cfg.maxPassRetries) return WorkerExit.failed;
-        await this.master.waitForChange(restartDelayMs(errors, 500, 30_000));
+        await this.pause(restartDelayMs(errors, 500, 30_000));
         await this.master.recover?.().catch((err) => this.log.warn({ err }, 'master recovery failed; retrying later'));
         continue;
       }
@@ -160,6 +176,7 @@ export class Worker {
         this.setState('active', true);
       }
       if (report.complete && report.rootXtime) {
+        this.emptyRootConfirmed = false;
         if (!slaveMark || compareXtime(report.rootXtime, slaveMark) !== 0) slaveMark = report.rootXtime;
         this.advance(t0, report);
         failedPasses = 0;
@@ -174,7 +191,7 @@ export class Worker {
       if (this.cfg.once && (report.complete || failedPasses > this.cfg.maxPassRetries)) break;
       if (this.cfg.turns > 0 && passes >= this.cfg.turns) break;
       this.setCrawl('idle');
-      await this.master.waitForChange(failedPasses ? Math.min(30_000, this.cfg.changeIntervalMs * 2 ** failedPasses) : this.cfg.changeIntervalMs);
+      await this.pause(failedPasses ? Math.min(30_000, this.cfg.changeIntervalMs * 2 ** failedPasses) : this.cfg.changeIntervalMs);
       if (Date.now() - markReadAt >= this.cfg.slaveMarkRefreshMs) {
         const fresh = await this.slave.readMark('', markKey);
         markReadAt = Date.now();
@@ -228,7 +245,9 @@ export class Worker {
    */
   private async stayHalted(): Promise<number> {
     if (this.cfg.once || this.cfg.turns > 0) return WorkerExit.halted;
-    while (!this.stopping) await new Promise((r) => setTimeout(r, 500));
+    const keepAlive = setInterval(() => {}, 60_000); // nothing else may hold the event loop open
+    await this.stopped;
+    clearInterval(keepAlive);
     return WorkerExit.halted;
   }
 

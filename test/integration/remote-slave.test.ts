@@ -10,10 +10,25 @@ import { GSYNCD_BIN, gsyncd } from '../support/gsyncd.js';
 import { mustRun, requireRoot, testCleanup, tmpDir } from '../support/proc.js';
 import { runSyncScenario } from './sync-scenarios.js';
 
-/** Established TCP connections of a process (by pid) inside a namespace, to a given peer port. */
+/** A process and its descendants (the monitor's worker, its rsync and bridges). */
+function processTree(pid: number): number[] {
+  const kids = (p: number): number[] => {
+    try {
+      return fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...kids(out[i]!));
+  return out;
+}
+
+/** Established TCP connections of a process tree (monitor + worker + children) to a peer port. */
 async function connectionsOf(netnsPrefix: readonly string[], pid: number, port: number): Promise<string[]> {
   const out = (await mustRun(netnsPrefix[0]!, [...netnsPrefix.slice(1), 'ss', '-Htnp', 'state', 'established'])).stdout;
-  return out.split('\n').filter((l) => l.includes(`:${port}`) && new RegExp(`pid=${pid}[,)]`).test(l));
+  const pids = processTree(pid);
+  return out.split('\n').filter((l) => l.includes(`:${port}`) && pids.some((p) => new RegExp(`pid=${p}[,)]`).test(l)));
 }
 
 test('directory → ssh://host:/path across two network hosts, forced command, one connection', { timeout: 600_000 }, async (t) => {
