@@ -94,8 +94,11 @@ export class AuxMount {
   async mount(): Promise<void> {
     if (this.dirPath) return;
     const base = this.opts.baseDir ?? os.tmpdir();
+    await reapOrphanedMounts(base, this.opts.log);
     const dir = await fs.promises.mkdtemp(path.join(base, DIR_PREFIX));
     this.dirPath = dir;
+    // Who owns the mount: a worker killed with -9 cannot unmount; the next mount() reaps it.
+    fs.writeFileSync(ownerFileOf(dir), String(process.pid));
     registerMountCleanup(this); // from here on an exit or signal unmounts it
     const what = `${this.opts.host}:${this.opts.volume}`;
     const timeoutMs = this.opts.timeoutSec > 0 ? this.opts.timeoutSec * 1000 : 0;
@@ -216,6 +219,60 @@ export function splitParams(params: string | readonly string[] | undefined): str
   return list.filter(Boolean).map((p) => `--${p.replace(/^-+/, '')}`);
 }
 
+function ownerFileOf(dir: string): string {
+  return `${dir}.owner`;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Unmount aux mounts left by workers that died without cleaning up (kill -9): ours by name,
+ * with an owner file naming a process that no longer exists. Their glusterfs clients go with
+ * the lazy unmount; the directories and files are removed.
+ */
+export async function reapOrphanedMounts(base: string, log?: { warn(obj: object, msg: string): void }): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(base);
+  } catch {
+    return;
+  }
+  const mounted = new Set(fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]));
+  for (const name of names) {
+    if (!name.startsWith(DIR_PREFIX) || !name.endsWith('.owner')) continue;
+    const dir = path.join(base, name.slice(0, -'.owner'.length));
+    const owner = Number(fs.readFileSync(path.join(base, name), 'utf8').trim());
+    if (!Number.isInteger(owner) || owner <= 0 || pidAlive(owner)) continue;
+    if (mounted.has(dir)) {
+      log?.warn({ mount: dir, owner }, 'unmounting an aux mount left by a worker that died');
+      await runCli('umount', ['-l', dir], 10_000).catch(() => null);
+    }
+    let clientPid = NaN;
+    try { clientPid = Number(fs.readFileSync(pidFileOf(dir), 'utf8').trim()); } catch { /* no pid file */ }
+    if (Number.isInteger(clientPid) && clientPid > 0 && isGlusterfsClient(clientPid, dir)) {
+      try { process.kill(clientPid, 'SIGTERM'); } catch { /* already gone */ }
+    }
+    for (const f of [pidFileOf(dir), ownerFileOf(dir)]) fs.rmSync(f, { force: true });
+    await fs.promises.rmdir(dir).catch(() => null);
+  }
+}
+
+/** The glusterfs client serving `dir` (never kill a reused pid of something else). */
+function isGlusterfsClient(pid: number, dir: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(dir);
+  } catch {
+    return false;
+  }
+}
+
 function pidFileOf(dir: string): string {
   return `${dir}.pid`;
 }
@@ -239,7 +296,7 @@ function isOurClient(pid: number, dir: string): boolean {
 }
 
 function removeLeftovers(dir: string): void {
-  try { fs.rmSync(pidFileOf(dir), { force: true }); } catch { /* best effort */ }
+  try { fs.rmSync(pidFileOf(dir), { force: true }); fs.rmSync(ownerFileOf(dir), { force: true }); } catch { /* best effort */ }
   try { fs.rmdirSync(dir); } catch { /* still busy or already gone: nothing more to do */ }
 }
 
