@@ -55,7 +55,8 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
 
 /**
  * Commands that are not a sync session: the slave host's forced-command dispatcher
- * (`--dispatch`, run by sshd from authorized_keys). null = not a subcommand.
+ * (`--dispatch`, run by sshd from authorized_keys), the slave container's agent (`slave-agent`).
+ * null = not a subcommand.
  */
 async function subcommand(argv: string[], io: CliIo): Promise<number | null> {
   if (argv[0] === '--dispatch') {
@@ -63,6 +64,10 @@ async function subcommand(argv: string[], io: CliIo): Promise<number | null> {
     const { createLogger } = await import('../observe/logger.js');
     const log = createLogger({ file: io.env['GSYNCD_DISPATCH_LOG'] || '-', base: { role: 'dispatch' } });
     return runDispatch(io.env, parseDispatchArgs(argv.slice(1)), { log });
+  }
+  if (argv[0] === 'slave-agent' || argv[0] === 'secondary-agent') {
+    const { runSlaveAgent } = await import('../slave/agent.js');
+    return runSlaveAgent(argv.slice(1), io.env, { stdout: io.stdout });
   }
   if (argv[0] === 'status') return statusCommand(argv.slice(1), io);
   if (argv[0] === 'healthcheck') return healthcheck(argv[1] ?? 'http://127.0.0.1:9754/healthz');

@@ -17,7 +17,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { findTunable } from '../cli/options.js';
 import type { Logger } from '../observe/logger.js';
+import { unknownSession } from '../observe/labels.js';
+import { classifyRsyncExit } from '../transport/rsync.js';
 import { parseUrl } from '../url/url.js';
+import { agentEmitter, connOf, defaultAgentSocket, refusalLabel, type AgentEmitter } from './agent-events.js';
 
 export type DispatchRefusal = 'forbidden_command' | 'path_escape' | 'absolute_path' | 'nul_byte' | 'bad_option';
 
@@ -312,6 +315,8 @@ export interface RunDispatchDeps {
   readonly log?: Logger;
   readonly stderr?: (text: string) => void;
   readonly probe?: DispatchProbe;
+  /** Refusals and rsync results for the slave agent; default: $GSYNCD_AGENT_SOCKET (fire-and-forget). */
+  readonly events?: AgentEmitter;
 }
 
 /**
@@ -322,9 +327,13 @@ export async function runDispatch(env: Readonly<Record<string, string | undefine
   const stderr = deps.stderr ?? ((t: string) => { process.stderr.write(t); });
   const decision = decideDispatch(env['SSH_ORIGINAL_COMMAND'], policy, deps.probe);
   const client = env['SSH_CLIENT']?.split(' ')[0];
+  const events = deps.events ?? agentEmitter(env['GSYNCD_AGENT_SOCKET'] ?? defaultAgentSocket);
+  const conn = connOf(env);
   if (decision.kind === 'refuse') {
     deps.log?.warn({ reason: decision.reason, client }, `refused: ${decision.message}`);
     stderr(`gsyncd: refused: ${decision.message}\n`);
+    events.emit({ type: 'refusal', session: unknownSession, reason: refusalLabel(decision.reason), ...(conn ? { conn } : {}) });
+    await events.flush(500);
     return 1;
   }
   deps.log?.info({ kind: decision.kind, client, argv: decision.argv }, 'dispatching');
@@ -336,7 +345,7 @@ export async function runDispatch(env: Readonly<Record<string, string | undefine
   const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
   for (const s of signals) process.on(s, forward);
   try {
-    return await new Promise<number>((resolve) => {
+    const status = await new Promise<number>((resolve) => {
       child.once('error', (err) => {
         deps.log?.error({ cmd }, `cannot run ${cmd}: ${err.message}`);
         stderr(`gsyncd: cannot run ${cmd}: ${err.message}\n`);
@@ -344,6 +353,11 @@ export async function runDispatch(env: Readonly<Record<string, string | undefine
       });
       child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0)));
     });
+    if (decision.kind === 'rsync') {
+      events.emit({ type: 'rsync', session: unknownSession, result: classifyRsyncExit(status), ...(conn ? { conn } : {}) });
+      await events.flush(500);
+    }
+    return status;
   } finally {
     for (const s of signals) process.off(s, forward);
   }

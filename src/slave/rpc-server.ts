@@ -9,6 +9,7 @@ import { gsyncdError, type GsyncdError } from '../core/errors.js';
 import type { EntryOp } from '../core/ops.js';
 import type { Logger } from '../observe/logger.js';
 import { PROTOCOL_VERSION, RpcServer, type HelloReply, type RpcCloseReason } from '../transport/rpc.js';
+import type { SlaveSessionEvents } from './agent-events.js';
 import type { SlaveEndpoint } from './endpoint.js';
 import { SlaveServer } from './server.js';
 
@@ -29,6 +30,8 @@ export interface ServeSlaveOptions {
   readonly maxFrame?: number;
   /** Called with the running RpcServer (e.g. to close it on a signal). */
   readonly onServer?: (server: RpcServer) => void;
+  /** Session events for the slave agent (fire-and-forget; see agent-events.ts). */
+  readonly events?: SlaveSessionEvents;
 }
 
 export const SLAVE_CAPABILITIES = ['identity', 'list', 'readMark', 'apply', 'keepAlive'] as const;
@@ -198,7 +201,8 @@ export function slaveHandlers(server: ServedSlave, opts: Pick<ServeSlaveOptions,
 
 /** Serve one master session on (input, output) until EOF, inactivity or a protocol violation. */
 export async function serveSlave(input: Readable, output: Writable, server: ServedSlave, opts: ServeSlaveOptions): Promise<RpcCloseReason> {
-  const rpc = new RpcServer(input, output, slaveHandlers(server, opts), {
+  const handlers = slaveHandlers(server, opts);
+  const rpc = new RpcServer(input, output, opts.events ? opts.events.instrument(handlers) : handlers, {
     concurrency: opts.concurrency,
     timeoutSec: opts.timeoutSec,
     log: opts.log,
@@ -206,6 +210,7 @@ export async function serveSlave(input: Readable, output: Writable, server: Serv
   });
   opts.onServer?.(rpc);
   const reason = await rpc.closed;
+  opts.events?.closed(reason);
   const level = reason.kind === 'eof' || reason.kind === 'local' ? 'info' : 'warn';
   opts.log[level]({ reason: reason.kind }, `session ended: ${reason.message}`);
   return reason;

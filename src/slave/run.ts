@@ -10,6 +10,7 @@ import { describeError, gsyncdError } from '../core/errors.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import type { RpcServer } from '../transport/rpc.js';
 import { normalizeUrl, type ResourceUrl } from '../url/url.js';
+import { agentEmitter, connOf, slaveSessionEvents } from './agent-events.js';
 import { serveSlave, type ServedSlave } from './rpc-server.js';
 import { SlaveServer } from './server.js';
 
@@ -65,6 +66,7 @@ export async function runSlave(opts: ResolvedOptions, rootUrl: ResourceUrl): Pro
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const events = slaveSessionEvents(agentEmitter(), { conn: connOf(process.env) });
   try {
     log.info({ root: normalizeUrl(rootUrl), rsyncTarget: opened.rsyncTarget, timeoutSec: opts.get('timeout'), syncJobs: opts.get('sync-jobs') }, 'slave serving on stdin/stdout');
     const reason = await serveSlave(process.stdin, process.stdout, opened.slave, {
@@ -73,12 +75,14 @@ export async function runSlave(opts: ResolvedOptions, rootUrl: ResourceUrl): Pro
       log,
       rsyncTarget: opened.rsyncTarget,
       onServer: (s) => { server = s; },
+      events,
     });
     return reason.kind === 'eof' || reason.kind === 'local' ? 0 : 1;
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     process.stdin.destroy();
+    await events.flush(500);
     await opened.close().catch((err: unknown) => log.error({}, `closing the slave root failed: ${describeError(err)}`));
   }
 }
