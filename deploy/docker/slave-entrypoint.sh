@@ -124,8 +124,9 @@ if [ "$agent" = auto ]; then
   if "$GSYNCD" --help 2>/dev/null | grep -q 'slave-agent'; then agent=yes; else agent=no; fi
 fi
 if [ "$agent" = yes ]; then
-  log "starting: gsyncd $*"
-  exec "$GSYNCD" "$@"
+  # sshd is configured above (keys, forced commands): the agent supervises that configuration.
+  log "starting: gsyncd $* --sshd-config /etc/ssh/sshd_config"
+  exec "$GSYNCD" "$@" --sshd-config /etc/ssh/sshd_config
 fi
 warn "this gsyncd has no slave-agent command: running sshd -D as the main process (no slave metrics; the health check tests sshd and $root)"
 printf '%s\n' "$root" > "$RUN_DIR/sshd-only"
