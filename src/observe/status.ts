@@ -227,7 +227,9 @@ function workerRow(w: WorkerInput, brick: string, now: number, th: StatusThresho
       degraded.push(reason('slave_disconnected', `slave disconnected for ${Math.round((now - live.slaveDisconnectedSince) / 1000)} s`));
     }
     if (recent(live?.lastSkipAt)) degraded.push(reason('files_skipped', `files were skipped within stall-timeout ${th.stallTimeoutS} s (paths in the log)`));
-    if (recent(live?.lastRsyncErrorAt)) degraded.push(reason('rsync_errors', `rsync failed within stall-timeout ${th.stallTimeoutS} s`));
+    // An rsync failure that a later acknowledged batch or pass has made good is history.
+    const rsyncErrorOpen = live?.lastRsyncErrorAt != null && !(live.lastBatchAt != null && live.lastBatchAt > live.lastRsyncErrorAt);
+    if (rsyncErrorOpen && recent(live?.lastRsyncErrorAt)) degraded.push(reason('rsync_errors', `rsync failed within stall-timeout ${th.stallTimeoutS} s and nothing was acknowledged since`));
     if (s.lastError && recent(Date.parse(s.lastError.at))) degraded.push(reason('sync_errors', `last pass incomplete: ${s.lastError.message}`));
     if (live) {
       const pending = live.pending.entry + live.pending.data + live.pending.meta;
