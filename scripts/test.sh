@@ -4,7 +4,8 @@
 #  1. installs what the tests need, only when missing (apt-get; `apt-get update` only then);
 #  2. runs `npm ci` when node_modules is missing or does not match package-lock.json;
 #  3. runs `npm test` (build, unit tests, integration tests; node:test spec reporter, whose
-#     closing summary - "ℹ tests N ... ℹ fail 0" - ends each part);
+#     closing summary - "ℹ tests N ... ℹ fail 0" - ends each part), then the compose
+#     end-to-end test (deploy/compose/e2e.sh: images, `docker compose up`, data flowing);
 #  4. always: stops a glusterd that the tests started (test/support/stop-test-glusterd.sh).
 # Exit status: that of `npm test` (non-zero if anything failed), or non-zero if setup failed.
 # Arguments are not used. See docs/testing.md.
@@ -81,6 +82,11 @@ fi
 trap 'bash test/support/stop-test-glusterd.sh || true' EXIT
 status=0
 npm test || status=$?
+# The containerized pair, for real: images built, compose stack up, data flowing (podman stands
+# in for Docker where no engine runs; deploy/compose/e2e.sh sets it up).
+if [ "$status" = 0 ]; then
+    bash deploy/compose/e2e.sh || status=$?
+fi
 if [ "$status" = 0 ]; then
     say "PASS ($(( $(date +%s) - start )) s)"
 else
