@@ -65,3 +65,23 @@ export async function listDir(root: string, rel: BytePath, skip?: (name: BytePat
 export function joinRoot(root: string, ...parts: string[]): string {
   return path.join(root, ...parts);
 }
+
+/**
+ * Whether a directory has at least one entry (other than `skip`): reads only until the first
+ * one, so it is a cheap sanity check, not a listing. A missing directory has none.
+ */
+export async function hasEntries(dir: string, skip: (name: string) => boolean = () => false): Promise<boolean> {
+  let d: fs.Dir;
+  try {
+    d = await fs.promises.opendir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  try {
+    for (let e = await d.read(); e; e = await d.read()) if (!skip(e.name)) return true;
+    return false;
+  } finally {
+    await d.close();
+  }
+}

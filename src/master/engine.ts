@@ -10,6 +10,7 @@ import type { EntryOp, OpResult } from '../core/ops.js';
 import { decisionCount, emptyDecisions, planBatch, type DataItem, type Decisions } from '../core/plan.js';
 import { rootEmptiedHalt, type HaltReason } from '../core/safety.js';
 import { URXTIME, compareXtime, formatXtime, xtimeNewer, type Xtime } from '../core/xtime.js';
+import { hasEntries } from '../fs/tree.js';
 import type { SlaveEndpoint } from '../slave/endpoint.js';
 import { runRsync, type RsyncConfig, type RsyncResult, type RsyncRun } from '../transport/rsync.js';
 import type { MasterSource } from './source.js';
@@ -147,7 +148,7 @@ export class SyncEngine {
     // Before anything is applied (every batch, and the deletes at the end), the master must
     // still be sane: a mount lost or a root emptied while a long pass runs must not be mirrored.
     const stillSane = async (): Promise<HaltReason | null> =>
-      (await this.master.safetyCheck()) ?? (everSynced && (await this.master.list(''))?.length === 0 ? 'root_emptied' : null);
+      (await this.master.safetyCheck()) ?? (everSynced && !(await hasEntries(this.master.root, (n) => n === '.gfid')) ? 'root_emptied' : null);
     while (stack.length > 0) {
       if (this.stopRequested) return report; // abandoned: nothing of it is marked
       const v = stack.pop()!;
