@@ -1,0 +1,53 @@
+// Bench volumes: fresh single-brick volumes on the root glusterd (test/support/gluster.ts
+// createVolume), named gsb<pid>n<k><role> so a later run can reap a crashed run's leftovers, with
+// bricks under BENCH_BASE/bricks. Every master gets marker indexing and the changelog (what real
+// geo-replication needs; the same write path for every peer). Mounts live under the run directory.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createVolume, localCluster, type GlusterCluster, type Volume } from '../test/support/gluster.js';
+import type { CleanupStack } from '../test/support/proc.js';
+import { BRICK_BASE, HOST, unmountVolumeEverywhere } from './env.js';
+
+let seq = 0;
+let cluster: GlusterCluster | undefined;
+
+export interface BenchVolume {
+  readonly name: string;
+  readonly vol: Volume;
+  /** An ordinary FUSE mount (zero cache timeouts), made on first use: w = the writer's (and lsyncd's), p = the poller's, r = a raw copy's source. */
+  mount(kind: 'w' | 'p' | 'r'): Promise<string>;
+  /** pid of the (single) brick process, or 0. */
+  brickPid(): number;
+}
+
+export async function benchVolume(role: 'm' | 's', runDir: string, stack: CleanupStack): Promise<BenchVolume> {
+  cluster ??= { ...(await localCluster()), brickNodes: [{ host: HOST, dir: BRICK_BASE }] };
+  fs.mkdirSync(BRICK_BASE, { recursive: true });
+  const name = `gsb${process.pid}n${++seq}${role}`;
+  const vol = await createVolume({ name, cluster, changelog: role === 'm', cleanup: stack });
+  // Runs before destroy (LIFO): mounts a peer left behind (an aux mount of a killed gsyncd).
+  stack.defer(`unmount stray mounts of ${name}`, () => unmountVolumeEverywhere(name));
+  const mounts = new Map<string, Promise<string>>();
+  return {
+    name,
+    vol,
+    mount(kind) {
+      let m = mounts.get(kind);
+      if (!m) {
+        const dir = path.join(runDir, 'mnt', `${name}-${kind}`);
+        m = vol.fuseMount({ dir });
+        mounts.set(kind, m);
+      }
+      return m;
+    },
+    brickPid() {
+      const dir = `/var/run/gluster/vols/${name}`;
+      try {
+        const f = fs.readdirSync(dir).find((e) => e.endsWith('.pid'));
+        return f ? Number(fs.readFileSync(path.join(dir, f), 'utf8').trim()) : 0;
+      } catch {
+        return 0;
+      }
+    },
+  };
+}
