@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gsyncdError } from '../core/errors.js';
 import { glusterBinary, runCli } from './gluster-volume.js';
+import { pidAlive } from './pid.js';
 
 export interface AuxMountOptions {
   readonly host: string;
@@ -223,14 +224,6 @@ function ownerFileOf(dir: string): string {
   return `${dir}.owner`;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Unmount aux mounts left by workers that died without cleaning up (kill -9): ours by name,

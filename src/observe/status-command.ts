@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readState, type SessionState } from '../master/state-file.js';
 import {
+import { pidAlive } from '../master/pid.js';
   computeStatus, defaultThresholds, verdictExitCode, verdicts, type SessionStatus, type StatusDoc, type StatusThresholds, type WorkerInput,
 } from './status.js';
 
@@ -82,14 +83,6 @@ function isWriterRunning(state: SessionState, alive: (pid: number) => boolean): 
   return Number.isInteger(state.pid) && state.pid > 0 && alive(state.pid);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The human form: verdict and reasons, then one block per session with a worker table. */
 export function formatStatus(doc: StatusDoc, httpUrl?: string): string {
