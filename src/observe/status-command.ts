@@ -10,9 +10,9 @@
 // gone is `halted` (daemon_not_running).
 import fs from 'node:fs';
 import path from 'node:path';
+import { pidAlive } from '../master/pid.js';
 import { readState, type SessionState } from '../master/state-file.js';
 import {
-import { pidAlive } from '../master/pid.js';
   computeStatus, defaultThresholds, verdictExitCode, verdicts, type SessionStatus, type StatusDoc, type StatusThresholds, type WorkerInput,
 } from './status.js';
 
