@@ -133,7 +133,7 @@ export const tunables = [
     help: 'lag up to which status says in-sync rather than catching-up' },
   { name: 'stall-timeout', type: 'duration-seconds', default: 600, min: 0, mode: 'master', effective: true,
     help: 'no progress this long while work is pending makes status degraded' },
-  { name: 'progress-interval', type: 'duration-seconds', default: 30, min: 0, mode: 'master', effective: false, planned: 'observe',
+  { name: 'progress-interval', type: 'duration-seconds', default: 30, min: 0, mode: 'master', effective: true,
     help: 'period of crawl.progress log lines during a long crawl' },
   { name: 'shutdown-timeout', type: 'duration-seconds', default: 25, min: 0, mode: 'both', effective: false, planned: 'observe',
     help: 'budget for a graceful stop before children are killed' },

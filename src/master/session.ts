@@ -45,6 +45,7 @@ export function workerConfig(opts: ResolvedOptions, master: ResourceUrl, slave: 
     resumeHalted: opts.get('resume-halted'),
     checkpoint: opts.get('checkpoint'),
     slaveMarkRefreshMs: Math.max(changeIntervalMs, 10_000),
+    progressIntervalMs: Math.round(opts.get('progress-interval') * 1000),
     engine: {
       rsync: { command: words(opts.get('rsync-command')), extraOptions: words(opts.get('rsync-options')), remoteOptions: words(opts.get('rsync-ssh-options')) },
       syncJobs: opts.get('sync-jobs'),

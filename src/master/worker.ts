@@ -35,6 +35,8 @@ export interface WorkerConfig {
   readonly checkpoint: string;
   /** How often the slave root mark is re-read while idle (notices an emptied or restored slave). */
   readonly slaveMarkRefreshMs: number;
+  /** Period of `crawl.progress` log lines during a pass (0 = none). */
+  readonly progressIntervalMs?: number;
   readonly engine: Omit<EngineConfig, 'markKey'>;
 }
 
@@ -53,6 +55,8 @@ export class Worker {
   /** --resume-halted after root_emptied: the next complete pass may mirror an empty root. */
   private emptyRootConfirmed = false;
   private engine: SyncEngine | null = null;
+  /** Entries scanned in the current pass (progress lines). */
+  private scanned = 0;
   private state: SessionState;
   private lastStateWrite = 0;
   private ids: IdMap = new IdMap();
@@ -129,7 +133,15 @@ export class Worker {
     const markKey = SlaveServer.markKey(this.master.volumeId);
     this.openIdMap();
     await this.checkSlaveIdentity();
-    const engine = this.engine = new SyncEngine(this.master, this.slave, this.ids, { ...this.cfg.engine, markKey }, this.log, this.hooks, () => this.idJournalSync());
+    // Explicit delegation (the hooks may be an IPC proxy, which has no own keys to spread).
+    const hooks = this.hooks;
+    const events: EngineEvents = {
+      onScanned: (n) => { this.scanned += n; hooks.onScanned?.(n); },
+      onBatch: (b) => hooks.onBatch?.(b),
+      onRsync: (r) => hooks.onRsync?.(r),
+      onEntryOps: (ops, results) => hooks.onEntryOps?.(ops, results),
+    };
+    const engine = this.engine = new SyncEngine(this.master, this.slave, this.ids, { ...this.cfg.engine, markKey }, this.log, events, () => this.idJournalSync());
     let slaveMark = await this.slave.readMark('', markKey);
     let markReadAt = Date.now();
     if (!slaveMark && this.state.initialSyncCompleted) {
@@ -145,7 +157,12 @@ export class Worker {
       this.setCrawl(slaveMark ? 'xtime' : 'initial');
       let report: PassReport;
       try {
-        report = await engine.pass(slaveMark, this.state.initialSyncCompleted && !this.emptyRootConfirmed);
+        const progress = this.startProgress();
+        try {
+          report = await engine.pass(slaveMark, this.state.initialSyncCompleted && !this.emptyRootConfirmed);
+        } finally {
+          progress.stop();
+        }
       } catch (err) {
         // Nothing of an interrupted pass was marked: log, back off, and run the pass again.
         errors++;
@@ -228,6 +245,31 @@ export class Worker {
     this.state.lastPass = { at: new Date().toISOString(), dirsVisited: r.dirsVisited, entryOps: r.entryOps, dataFiles: r.dataFiles, bytesSent: r.bytesSent, failures: r.failures.length };
     this.log.info(this.state.lastPass, r.complete ? 'pass complete' : 'pass incomplete');
     this.persist(0);
+  }
+
+  /**
+   * While a pass runs: a `crawl.progress` line every progress-interval (entries scanned, rate,
+   * elapsed) and, on an interactive terminal, a one-line counter on stderr.
+   */
+  private startProgress(): { stop(): void } {
+    const every = this.cfg.progressIntervalMs ?? 0;
+    const started = Date.now();
+    const tty = process.stderr.isTTY === true;
+    const line = () => {
+      const elapsedS = (Date.now() - started) / 1000;
+      return { event: 'crawl.progress', entriesScanned: this.scanned, elapsedS: Math.round(elapsedS), rateEntriesS: Math.round(this.scanned / Math.max(elapsedS, 0.001)) };
+    };
+    this.scanned = 0;
+    const timers = [
+      every > 0 ? setInterval(() => this.log.info(line(), 'crawl progress'), every) : null,
+      tty ? setInterval(() => { const l = line(); process.stderr.write(`\r  scanned ${l.entriesScanned} entries (${l.rateEntriesS}/s, ${l.elapsedS} s)   `); }, 500) : null,
+    ];
+    return {
+      stop: () => {
+        for (const t of timers) if (t) clearInterval(t);
+        if (tty && Date.now() - started >= 500) process.stderr.write('\n');
+      },
+    };
   }
 
   /** A latched halt: stays until an operator restarts with --resume-halted. */
