@@ -32,8 +32,8 @@ export interface Running {
   waitReady(signal: AbortSignal, timeoutMs: number): Promise<void>;
   /** Bytes the peer reports having sent so far; null when it does not say. */
   bytesSent(): number | null;
-  /** Resolves when the peer reports a completed pass that ended at or after `t` (gsyncd only;
-   *  others resolve at once). */
+  /** Resolves when the peer reported a completed pass that ended at or after `t` and then none
+   *  for 3 s (gsyncd only; others resolve at once). */
   passAfter(t: number, timeoutMs: number, signal: AbortSignal): Promise<void>;
   /** Restart a peer that stopped propagating (geo-rep only). */
   kick?(signal: AbortSignal): Promise<void>;
@@ -173,8 +173,13 @@ export function gsyncdPeer(id: string, label: string, remote: SshSetup | null, e
             return ready;
           }, signal, timeoutMs, 100),
         bytesSent: () => bytes,
+        // A pass that ended at or after t, then 3 s without another pass ending (trailing passes
+        // of the same change are counted too). Gives up quietly after timeoutMs.
         passAfter: (t, timeoutMs, signal) =>
-          until('a gsyncd pass to complete', () => passEnds.some((e) => e >= t), signal, timeoutMs, 100).catch((e: unknown) => {
+          until('gsyncd passes to complete', () => {
+            const last = passEnds[passEnds.length - 1] ?? 0;
+            return last >= t && Date.now() - last >= 3000;
+          }, signal, timeoutMs, 100).catch((e: unknown) => {
             if (signal.aborted) throw e;
           }),
         stop,

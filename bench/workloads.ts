@@ -102,20 +102,20 @@ const sec = (ms: number) => ms / 1000;
 
 let canarySeq = 0;
 /** Make sure changes flow before measuring: a canary file written on the master must show up on
- *  the slave within 120 s; a peer that can be restarted (geo-rep) is restarted up to twice. */
+ *  the slave within 60 s; a peer that can be restarted (geo-rep) is restarted up to twice. */
 async function ensureFlowing(ctx: Ctx, run: Running, masterView: string, slaveView: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const f: FileSpec = { rel: `canary-${process.pid}-${++canarySeq}`, size: 64, seed: `canary:${canarySeq}` };
     const t0 = Date.now();
     fs.writeFileSync(path.join(masterView, f.rel), content(f.seed, f.size));
     try {
-      await waitVisible(slaveView, { files: [f] }, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(120_000)]), intervalMs: 50, contentEachPoll: true });
+      await waitVisible(slaveView, { files: [f] }, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(60_000)]), intervalMs: 50, contentEachPoll: true });
       log(`    canary visible after ${sec(Date.now() - t0).toFixed(2)} s`);
       return;
     } catch (e) {
       ctx.signal.throwIfAborted();
-      if (!run.kick || attempt >= 3) throw new Error(`${ctx.peer.id} did not propagate a canary file within 120 s`, { cause: e });
-      log(`    canary not visible after 120 s`);
+      if (!run.kick || attempt >= 3) throw new Error(`${ctx.peer.id} did not propagate a canary file within 60 s`, { cause: e });
+      log(`    canary not visible after 60 s`);
       await run.kick(ctx.signal);
     }
   }
@@ -196,7 +196,7 @@ async function writeThenPropagate(ctx: Ctx, layout: Layout, prefix: string): Pro
     ctx.rec(`${prefix}.write`, sec(r.end - r.start), 's');
     ctx.rec(`${prefix}.after_write`, sec(r.visibleAt - r.end), 's');
     ctx.rec(`${prefix}.end_to_end`, sec(r.visibleAt - r.start), 's');
-    await sleep(2000, undefined, { signal });
+    await run.passAfter(r.visibleAt - 1000, 60_000, signal);
     const b1 = run.bytesSent();
     if (b1 !== null && bytes0 !== null) ctx.rec(`${prefix}.bytes_sent`, b1 - bytes0, 'B');
     await run.stop();
@@ -230,7 +230,7 @@ const wlA: Workload = {
     ...(p.kind === 'continuous' ? [{ name: 'rss_peak_proc', unit: 'MB' }] : []),
     ...(p.id.startsWith('gsyncd') || p.id === 'rsync' ? [{ name: 'bytes_sent', unit: 'B' }] : []),
   ],
-  timeoutSec: (s) => (s.quick ? 300 : 1500),
+  timeoutSec: (s) => (s.quick ? 450 : 1800),
   async run(ctx) {
     await writeThenPropagate(ctx, smallLayout(ctx.sizes, 'a'), 'a');
   },
@@ -249,7 +249,7 @@ const wlB: Workload = {
     ...(p.kind === 'continuous' ? [{ name: 'rss_peak_proc', unit: 'MB' }] : []),
     ...(p.id.startsWith('gsyncd') || p.id === 'rsync' ? [{ name: 'bytes_sent', unit: 'B' }] : []),
   ],
-  timeoutSec: (s) => (s.quick ? 300 : 1200),
+  timeoutSec: (s) => (s.quick ? 450 : 1500),
   async run(ctx) {
     const { peer, signal } = ctx;
     const { m, files } = await writeThenPropagate(ctx, bigLayout(ctx.sizes, 'b'), 'b');
@@ -272,7 +272,7 @@ const wlC: Workload = {
   id: 'c',
   title: 'latency: one small file created or changed -> visible on the slave',
   metrics: (p) => (p.kind === 'continuous' ? ['median', 'p95', 'min', 'max'].map((name) => ({ name, unit: 's' })) : []),
-  timeoutSec: (s) => (s.quick ? 300 : 900),
+  timeoutSec: (s) => (s.quick ? 450 : 1200),
   async run(ctx) {
     const { peer, signal, sizes } = ctx;
     if (peer.kind !== 'continuous') return;
@@ -329,7 +329,7 @@ const wlD: Workload = {
       { name: 'delete_after_op', unit: 's' },
     ];
   },
-  timeoutSec: (s) => (s.quick ? 400 : 900),
+  timeoutSec: (s) => (s.quick ? 550 : 1200),
   async run(ctx) {
     const { peer, signal, sizes } = ctx;
     const N = sizes.renameFiles;
@@ -371,8 +371,7 @@ const wlD: Workload = {
       let bytes: number | null = null;
       if (run) {
         visibleAt = await waitVisible(sp, exp, { signal, intervalMs: 20 });
-        await run.passAfter(t0, 15_000, signal);
-        await sleep(3000, undefined, { signal });
+        await run.passAfter(visibleAt - 1000, 60_000, signal);
         const b1 = run.bytesSent();
         if (b0 !== null && b1 !== null) bytes = b1 - b0;
       } else {
@@ -381,6 +380,7 @@ const wlD: Workload = {
         await waitVisible(sp, exp, { signal, intervalMs: 20 });
         bytes = c.bytes;
       }
+      await sleep(3000, undefined, { signal }); // trailing writes (re-sends) count for *_slave_written
       ctx.rec(`d.${name}`, sec(visibleAt - t0), 's');
       if (afterOp) ctx.rec(`d.${name}_after_op`, sec(visibleAt - t1), 's');
       if (dataBytes) {
@@ -426,7 +426,7 @@ const wlE: Workload = {
         { name: 'syscalls_per_min', unit: '1/min' },
       ]
     : []),
-  timeoutSec: (s) => (s.quick ? 300 : 600),
+  timeoutSec: (s) => (s.quick ? 450 : 900),
   async run(ctx) {
     const { peer, signal, sizes } = ctx;
     if (peer.kind !== 'continuous') return;
@@ -541,7 +541,7 @@ const wlF1: Workload = {
     { name: 'rss_peak_small', unit: 'MB' },
     ...(p.kind === 'continuous' ? [{ name: 'rss_peak_proc_small', unit: 'MB' }] : []),
   ],
-  timeoutSec: (s) => (s.quick ? 400 : 2400),
+  timeoutSec: (s) => (s.quick ? 550 : 2700),
   async run(ctx) {
     await scaleInitial(ctx, ctx.sizes.scaleFiles / 10, '_small');
   },
