@@ -34,7 +34,7 @@ export class SlaveServer {
 
   /** Listing of a directory with each subdirectory's mark; null when the directory is absent. */
   async list(dir: BytePath, markKey: string): Promise<SlaveEntry[] | null> {
-    await this.guard(dir);
+    await this.guard(dir, { followsFinal: true });
     const raw = await listDir(this.root, dir);
     if (!raw) return null;
     return Promise.all(raw.map(async (e) => {
@@ -46,7 +46,7 @@ export class SlaveServer {
   }
 
   async readMark(dir: BytePath, markKey: string): Promise<Xtime | null> {
-    await this.guard(dir);
+    await this.guard(dir, { followsFinal: true });
     return decodeXtime(await getXattr(absPath(this.root, dir), markKey));
   }
 
@@ -123,12 +123,13 @@ export class SlaveServer {
 
   /**
    * Refuse unsafe paths: not relative, `..`, NUL, and any ancestor that is a symlink (which could
-   * lead out of the root). The final component itself is never followed by the ops above.
+   * lead out of the root). Entry ops never follow the final component; reads that do (listing a
+   * directory, reading its mark) pass `followsFinal` so a symlink there is refused too.
    */
-  async guard(rel: BytePath): Promise<void> {
+  async guard(rel: BytePath, { followsFinal = false }: { followsFinal?: boolean } = {}): Promise<void> {
     const refusal = checkRelPath(rel);
     if (refusal) throw Object.assign(gsyncdError('GSYNCD_ERR_UNSAFE_PATH', `unsafe path refused (${refusal}): ${JSON.stringify(displayPath(String(rel)))}`), { refusal });
-    let dir = parentOf(rel);
+    let dir = followsFinal ? rel : parentOf(rel);
     while (dir !== '') {
       const st = await fs.promises.lstat(absPath(this.root, dir)).catch(() => null);
       if (st?.isSymbolicLink()) {
