@@ -261,6 +261,8 @@ export class SyncEngine {
       d.renames.push({ from: p, to: path });
       batch.touchedDirs.add(parentOf(p));
       if (m.type !== 'dir') this.addData(batch, path, m); // quick check: ~0 bytes when unchanged
+      // Further new names of this object in the batch link to the renamed one, not get a copy.
+      if (m.type === 'file') batch.sentIds.set(m.id, path);
       return p;
     }
     if (m.type === 'dir') return null;

@@ -80,6 +80,8 @@ export function continuousChanges(): Change[] {
     { name: 'type swap file->dir', apply: (r) => { fs.unlinkSync(p(r, 'private')); fs.mkdirSync(p(r, 'private')); write(p(r, 'private', 'inside'), 5, 30); } },
     { name: 'type swap file->symlink', apply: (r) => { fs.unlinkSync(p(r, 'owned')); fs.symlinkSync('small.txt', p(r, 'owned')); } },
     { name: 'type swap dir->file', apply: (r) => { fs.rmSync(p(r, 'docs', 'deep', 'new-dir'), { recursive: true }); write(p(r, 'docs', 'deep', 'new-dir'), 7, 31); } },
+    // The only name goes away while the object gets two new ones: a rename plus a link, not a copy.
+    { name: 'hardlink pair replaces the only name', apply: (r) => { fs.linkSync(p(r, 'script.sh'), p(r, 'linked-a')); fs.linkSync(p(r, 'script.sh'), p(r, 'docs', 'linked-b')); fs.unlinkSync(p(r, 'script.sh')); } },
     { name: 'non-utf8 rename', apply: (r) => fs.renameSync(p(r, NON_UTF8), p(r, 'docs', NON_UTF8)) },
   ];
 }
