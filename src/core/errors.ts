@@ -36,6 +36,7 @@ const definitions = {
   GSYNCD_ERR_SAFETY_HALT: ExitCode.unexpected,
   GSYNCD_ERR_TIMESTAMP: ExitCode.unexpected,
   GSYNCD_ERR_STATE: ExitCode.unexpected,
+  GSYNCD_ERR_SESSION_BUSY: ExitCode.unexpected,
   GSYNCD_ERR_INTERNAL: ExitCode.unexpected,
 } as const satisfies Record<string, ExitCode>;
 

@@ -4,7 +4,12 @@ import { createLogger } from '../observe/logger.js';
 import type { ResourceUrl } from '../url/url.js';
 import { openMaster, openSlave, workerConfig } from './session.js';
 import { runMonitor, WORKER_ENV, workerHookProxy } from './monitor.js';
-import { Worker, WorkerExit } from './worker.js';
+import type { Logger } from '../observe/logger.js';
+import { acquireSessionLock } from './session-lock.js';
+import { Worker, WorkerExit, type WorkerConfig } from './worker.js';
+
+/** How long an orphaned worker may take to finish a start-up step before it just exits. */
+const ORPHAN_EXIT_MS = 10_000;
 
 /**
  * Master mode: sync MASTER to SLAVE. Continuous runs are a monitor (HTTP, metrics, restarts)
@@ -17,11 +22,42 @@ export async function runMaster(opts: ResolvedOptions, master: ResourceUrl, slav
   if (!cfg.once && cfg.turns === 0 && !isWorker) return runMonitor(opts, master, slave, cfg, log);
   // The IPC channel to the monitor must not keep a finished worker alive.
   if (isWorker) process.channel?.unref();
+  // A worker whose monitor is gone (even kill -9) stops rather than run unsupervised. Watched
+  // from the very start: the monitor may die while the slave or the master is being opened.
+  let stopWorker: (() => void) | null = null;
+  let orphaned = false;
+  const onOrphaned = () => {
+    if (orphaned) return;
+    orphaned = true;
+    log.warn({ event: 'worker.orphaned' }, 'the monitor is gone: stopping');
+    if (stopWorker) stopWorker();
+    // Start-up steps are not interruptible; do not let one keep an orphan alive for long.
+    else setTimeout(() => process.exit(1), ORPHAN_EXIT_MS).unref();
+  };
+  if (isWorker) {
+    process.once('disconnect', onOrphaned);
+    if (!process.connected) onOrphaned();
+  }
+  if (orphaned) return 1;
+  const lock = acquireSessionLock(cfg.sessionDir);
+  try {
+    return await runWorker(opts, master, slave, cfg, log, () => orphaned, (stop) => { stopWorker = stop; });
+  } finally {
+    lock.release();
+  }
+}
+
+/** Open both ends and run the worker until it stops, a signal arrives or the monitor goes. */
+async function runWorker(
+  opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl, cfg: WorkerConfig, log: Logger,
+  orphaned: () => boolean, setStop: (stop: () => void) => void,
+): Promise<number> {
   const hooks = workerHookProxy();
   const slaveEndpoint = await openSlave(opts, slave, log, {
     session: cfg.session, onConnected: (up) => hooks.setSlaveConnected(up), onConnectAttempt: (r) => hooks.onSshConnect(r),
   });
   if (slave.kind !== 'ssh') hooks.setSlaveConnected(true);
+  if (orphaned()) { await slaveEndpoint.close(); return 1; }
   let source;
   try {
     source = await openMaster(opts, master, cfg.sessionDir, log);
@@ -42,8 +78,9 @@ export async function runMaster(opts: ResolvedOptions, master: ResourceUrl, slav
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // A worker whose monitor is gone (even kill -9) stops too rather than run unsupervised.
-  if (isWorker) process.once('disconnect', () => onSignal('SIGTERM'));
+  setStop(() => onSignal('SIGTERM'));
+  // Orphaned while the master was opened: run() returns at once and closes both ends.
+  if (orphaned()) worker.stop();
   try {
     const code = await worker.run();
     return code === WorkerExit.halted ? 1 : code;
