@@ -92,6 +92,8 @@ export class GlusterSource implements MasterSource {
   private info: VolumeInfo | null = null;
   private mark: VolumeMark | null = null;
   private markCheckedAt = 0;
+  /** Set when a remount found another volume under the same name. */
+  private replaced: string | null = null;
 
   constructor(private readonly opts: GlusterSourceOptions) {}
 
@@ -146,12 +148,23 @@ export class GlusterSource implements MasterSource {
     await fresh.mount();
     this.mount = fresh;
     await old.unmount();
+    let raw: Buffer | null;
     try {
-      this.mark = await this.readVolumeMark();
+      raw = await this.readRawVolumeMark();
     } catch (err) {
       await this.stop();
       throw err;
     }
+    const mark = raw ? decodeVolumeMark(raw) : null;
+    const problem = raw ? this.markProblem(raw, mark) : null;
+    if (problem) {
+      // Another volume under the same name (deleted and re-created): never mirror it. The next
+      // safety check latches root_type_changed; retrying the mount would only loop.
+      this.replaced = problem;
+      this.opts.log.error({ was: this.uuid, now: mark?.uuid }, problem);
+      return;
+    }
+    this.mark = mark;
     this.opts.log.info({ mount: fresh.dir }, 'gluster master remounted');
   }
 
@@ -269,6 +282,7 @@ export class GlusterSource implements MasterSource {
   async flush(): Promise<void> {}
 
   async safetyCheck(): Promise<HaltReason | null> {
+    if (this.replaced) return 'root_type_changed';
     const m = this.mount;
     if (!m) return 'mount_missing';
     const health = await m.health();

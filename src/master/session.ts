@@ -43,6 +43,7 @@ export function workerConfig(opts: ResolvedOptions, master: ResourceUrl, slave: 
     turns: opts.get('turns'),
     maxPassRetries: opts.get('max-rsync-retries'),
     resumeHalted: opts.get('resume-halted'),
+    expectedVolumeId: opts.get('volume-id'),
     checkpoint: opts.get('checkpoint'),
     slaveMarkRefreshMs: Math.max(changeIntervalMs, 10_000),
     progressIntervalMs: Math.round(opts.get('progress-interval') * 1000),

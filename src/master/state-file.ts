@@ -23,6 +23,8 @@ export interface SessionState {
   lastError?: { message: string; at: string };
   halt?: { reason: HaltReason; since: string; detail: string };
   slaveIdentity?: { rootDev: string; rootIno: string };
+  /** Id of the master volume (or tracked directory) this session synced: another one is refused. */
+  masterVolumeId?: string;
   restarts: number;
   lastPass?: { at: string; dirsVisited: number; entryOps: number; dataFiles: number; bytesSent: number; failures: number };
   checkpoint?: Checkpoint;

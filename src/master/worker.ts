@@ -31,6 +31,8 @@ export interface WorkerConfig {
   readonly turns: number;
   readonly maxPassRetries: number;
   readonly resumeHalted: boolean;
+  /** --volume-id: the master volume must have this id ('' = learn it on the first run). */
+  readonly expectedVolumeId?: string;
   /** Configured checkpoint text ('' = none): now, Unix seconds or ISO-8601. */
   readonly checkpoint: string;
   /** How often the slave root mark is re-read while idle (notices an emptied or restored slave). */
@@ -78,6 +80,7 @@ export class Worker {
       ...(prev?.rootStime ? { rootStime: prev.rootStime } : {}),
       ...(prev?.halt ? { halt: prev.halt } : {}),
       ...(prev?.slaveIdentity ? { slaveIdentity: prev.slaveIdentity } : {}),
+      ...(prev?.masterVolumeId ? { masterVolumeId: prev.masterVolumeId } : {}),
     };
     const checkpoint = resolveCheckpoint(cfg.checkpoint, prev?.checkpoint, Date.now());
     if (checkpoint) this.state.checkpoint = checkpoint;
@@ -109,17 +112,25 @@ export class Worker {
       this.setState('halted', true);
       return this.stayHalted();
     }
-    if (this.state.halt) {
+    let acceptReplacedMaster = false;
+    if (this.state.halt && latched(this.state.halt.reason)) {
       // The operator confirmed the change: mirror an emptied root once, accept a replaced one.
       this.log.warn({ reason: this.state.halt.reason }, 'resuming a halted session (--resume-halted): the change is mirrored');
       if (this.state.halt.reason === 'root_emptied') this.emptyRootConfirmed = true;
-      if (this.state.halt.reason === 'root_type_changed') await this.master.acceptRootChange?.();
-      delete this.state.halt;
+      if (this.state.halt.reason === 'root_type_changed') {
+        acceptReplacedMaster = true;
+        await this.master.acceptRootChange?.();
+      }
+    } else if (this.state.halt) {
+      this.log.info({ reason: this.state.halt.reason }, `the last run stopped while ${haltExplanation[this.state.halt.reason]}: checking again`);
     }
+    delete this.state.halt;
     this.setState('initializing');
     await this.master.start();
     if (this.master.kind === 'gluster') this.hooks.setMountUp?.(true);
     try {
+      const replaced = this.masterIdentityProblem(acceptReplacedMaster);
+      if (replaced) return await this.halt('root_type_changed', replaced);
       return await this.loop();
     } finally {
       this.idJournal?.close();
@@ -127,6 +138,29 @@ export class Worker {
       await this.slave.close().catch((err) => this.log.warn({ err }, 'closing the slave failed'));
       if (this.state.workerState !== 'halted') this.setState('stopped', true);
     }
+  }
+
+  /**
+   * Why this master must not be synced by this session, or null (and the id is remembered).
+   * A volume deleted and re-created under the same name has a new id and none of our marks:
+   * syncing it as "never synced" would delete the slave's copy of the old one.
+   */
+  private masterIdentityProblem(acceptReplaced: boolean): string | null {
+    const now = this.master.volumeId;
+    const expected = this.cfg.expectedVolumeId;
+    if (expected && expected.toLowerCase() !== now.toLowerCase()) {
+      return `the master volume id is ${now}, not ${expected} as --volume-id says`;
+    }
+    const known = this.state.masterVolumeId;
+    // A directory master's id is ours (its tracker's); its replacement is caught by root identity.
+    if (known && known !== now && this.state.initialSyncCompleted && !acceptReplaced && this.master.kind === 'gluster') {
+      return `the master volume id is ${now}, but this session synced ${known} (volume deleted and re-created?)`;
+    }
+    if (known !== now) {
+      if (known) this.log.warn({ was: known, now }, 'the master volume id changed: the new volume is accepted as this session\'s master');
+      this.state.masterVolumeId = now;
+    }
+    return null;
   }
 
   private async loop(): Promise<number> {
@@ -273,8 +307,8 @@ export class Worker {
   }
 
   /** A latched halt: stays until an operator restarts with --resume-halted. */
-  private async halt(reason: HaltReason): Promise<number> {
-    const detail = haltExplanation[reason];
+  private async halt(reason: HaltReason, why?: string): Promise<number> {
+    const detail = why ? `${haltExplanation[reason]}: ${why}` : haltExplanation[reason];
     this.state.halt = { reason, since: new Date().toISOString(), detail };
     this.log.error({ reason, event: 'safety.halt' }, `SAFETY HALT: ${detail}; nothing was deleted on the slave. Fix the cause, then restart with --resume-halted`);
     this.setState('halted', true);

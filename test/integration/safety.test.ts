@@ -339,3 +339,75 @@ test('directory master root replaced by a new empty directory → halted, slave 
     t.diagnostic(`stopped: exit ${code}`);
   }
 });
+
+test('--volume-id that is not the master\'s → refused with a halt naming both ids, slave untouched', { timeout: 60_000 }, async (t) => {
+  requireRoot();
+  requireTools(['rsync']);
+  const stack = testCleanup(t);
+  const master = await tmpDir('master', stack);
+  const slaveDir = await tmpDir('slave', stack);
+  const stateDir = await tmpDir('state', stack);
+  makeSmallFiles(master, 20, 2, 100);
+  const common = ['--once', '--state-dir', stateDir, '--session-name', 'volid'];
+  const first = await gsyncd([...common, master, slaveDir]);
+  assert.equal(first.code, 0, first.stderr);
+  const learned = readState(stateDir, 'volid') as SessionState & { masterVolumeId?: string };
+  assert.match(learned.masterVolumeId ?? '', /^[0-9a-f-]{36}$/, 'the master id is kept in the state file');
+  const before = snapshot(slaveDir);
+  fs.rmSync(path.join(master, 'd0'), { recursive: true });
+  const wrong = '00000000-1111-4222-8333-444444444444';
+  const refused = await gsyncd([...common, '--volume-id', wrong, master, slaveDir]);
+  assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+  const st = readState(stateDir, 'volid');
+  assert.equal(st?.halt?.reason, 'root_type_changed');
+  assert.ok(st?.halt?.detail.includes(wrong) && st.halt.detail.includes(learned.masterVolumeId!), st?.halt?.detail);
+  assert.deepEqual(lost(before, snapshot(slaveDir)), [], 'nothing deleted on the slave');
+  // The right id (and the operator's --resume-halted, the halt being latched) syncs again.
+  const ok = await gsyncd([...common, '--volume-id', learned.masterVolumeId!, '--resume-halted', master, slaveDir]);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.ok(!fs.existsSync(path.join(slaveDir, 'd0')), 'the delete is mirrored once the id matches');
+});
+
+/** Live child processes of `pid`. */
+function childrenOf(pid: number): number[] {
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
+    try { const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8'); return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid; } catch { return false; }
+  });
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+test('one worker per session: a second run is refused while one runs; a monitor killed -9 during worker start-up leaves no worker behind', { timeout: 90_000 }, async (t) => {
+  requireRoot();
+  requireTools(['rsync']);
+  const stack = testCleanup(t);
+  const master = await tmpDir('master', stack);
+  const slaveDir = await tmpDir('slave', stack);
+  const stateDir = await tmpDir('state', stack);
+  makeSmallFiles(master, 50, 2, 100);
+  const common = ['--state-dir', stateDir, '--session-name', 'lock'];
+
+  // Killed as soon as its worker exists (still opening the slave and the master).
+  const early = startGsyncd([...common, '--change-interval', '0.2', master, slaveDir]);
+  stack.defer('stop gsyncd', () => early.kill9().catch(() => undefined));
+  let worker = 0;
+  await waitFor(() => { worker = childrenOf(early.child.pid!)[0] ?? 0; return worker > 0; }, { what: 'the worker process', timeoutMs: 10_000, intervalMs: 5 });
+  process.kill(early.child.pid!, 'SIGKILL');
+  await waitFor(() => !alive(worker), { what: `orphaned worker ${worker} to exit`, timeoutMs: 15_000, intervalMs: 50 });
+
+  const run = startGsyncd([...common, '--change-interval', '0.2', master, slaveDir]);
+  stack.defer('stop gsyncd', () => stopWithin(run, 15_000).catch(() => undefined));
+  await converge(master, slaveDir, 'the sync');
+  const second = await gsyncd(['--once', ...common, master, slaveDir]);
+  assert.equal(second.code, 1, second.stdout + second.stderr);
+  assert.match(second.stdout + second.stderr, /another worker \(pid \d+\) is running this session/);
+  // The refused run changed nothing: the running session still syncs.
+  fs.writeFileSync(path.join(master, 'after.txt'), 'x\n');
+  await converge(master, slaveDir, 'a change after the refused run');
+  assert.equal(await stopWithin(run, 15_000), 0);
+  // With the session stopped, the lock is free again.
+  const third = await gsyncd(['--once', ...common, master, slaveDir]);
+  assert.equal(third.code, 0, third.stdout + third.stderr);
+});
