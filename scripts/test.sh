@@ -87,9 +87,13 @@ npm test || status=$?
 if [ "$status" = 0 ]; then
     bash deploy/compose/e2e.sh || status=$?
 fi
+# Faults injected for real (kill -9, partitions, disk full, a replaced volume, fuzzed input).
+if [ "$status" = 0 ]; then
+    npm run test:reliability || status=$?
+fi
 if [ "$status" = 0 ]; then
     say "PASS ($(( $(date +%s) - start )) s)"
 else
-    say "FAIL: npm test exited $status ($(( $(date +%s) - start )) s)"
+    say "FAIL: exit status $status ($(( $(date +%s) - start )) s)"
 fi
 exit "$status"
