@@ -1,10 +1,12 @@
 // The worker: owns one session's master source and slave endpoint, runs passes until told to
 // stop (or for --once / --turns), keeps the state file, and never advances synced-up-to past
 // what the slave confirmed.
+import fs from 'node:fs';
 import path from 'node:path';
 import { IdMap } from '../core/id-map.js';
 import { describeError } from '../core/errors.js';
 import { haltExplanation, type HaltReason } from '../core/safety.js';
+import { formatProgress, progressLine } from '../core/progress.js';
 import { restartDelayMs, type CrawlState, type WorkerState } from '../core/states.js';
 import { compareXtime, formatXtime, type Xtime } from '../core/xtime.js';
 import { checkpointProgress, resolveCheckpoint } from '../observe/checkpoint.js';
@@ -57,8 +59,9 @@ export class Worker {
   /** --resume-halted after root_emptied: the next complete pass may mirror an empty root. */
   private emptyRootConfirmed = false;
   private engine: SyncEngine | null = null;
-  /** Entries scanned in the current pass (progress lines). */
+  /** Entries scanned and bytes sent in the current pass (progress lines). */
   private scanned = 0;
+  private passBytes = 0;
   private state: SessionState;
   private lastStateWrite = 0;
   private ids: IdMap = new IdMap();
@@ -172,7 +175,7 @@ export class Worker {
     const events: EngineEvents = {
       onScanned: (n) => { this.scanned += n; hooks.onScanned?.(n); },
       onBatch: (b) => hooks.onBatch?.(b),
-      onRsync: (r) => hooks.onRsync?.(r),
+      onRsync: (r) => { this.passBytes += r.bytesSent; hooks.onRsync?.(r); },
       onEntryOps: (ops, results) => hooks.onEntryOps?.(ops, results),
     };
     const engine = this.engine = new SyncEngine(this.master, this.slave, this.ids, { ...this.cfg.engine, markKey }, this.log, events, () => this.idJournalSync());
@@ -191,7 +194,7 @@ export class Worker {
       this.setCrawl(slaveMark ? 'xtime' : 'initial');
       let report: PassReport;
       try {
-        const progress = this.startProgress();
+        const progress = this.startProgress(!slaveMark);
         try {
           report = await engine.pass(slaveMark, this.state.initialSyncCompleted && !this.emptyRootConfirmed);
         } finally {
@@ -282,21 +285,22 @@ export class Worker {
   }
 
   /**
-   * While a pass runs: a `crawl.progress` line every progress-interval (entries scanned, rate,
-   * elapsed) and, on an interactive terminal, a one-line counter on stderr.
+   * While a pass runs: a `crawl.progress` line every progress-interval (entries scanned, bytes
+   * sent, rates; during the initial sync also percent and ETA against an estimate of the tree)
+   * and, on an interactive terminal, the same as one line on stderr.
    */
-  private startProgress(): { stop(): void } {
+  private startProgress(initial: boolean): { stop(): void } {
     const every = this.cfg.progressIntervalMs ?? 0;
     const started = Date.now();
     const tty = process.stderr.isTTY === true;
-    const line = () => {
-      const elapsedS = (Date.now() - started) / 1000;
-      return { event: 'crawl.progress', entriesScanned: this.scanned, elapsedS: Math.round(elapsedS), rateEntriesS: Math.round(this.scanned / Math.max(elapsedS, 0.001)) };
-    };
+    let estimate: number | null = null;
+    if (initial && (every > 0 || tty)) void estimateEntries(this.master).then((n) => { estimate = n; });
+    const line = () => progressLine({ scanned: this.scanned, bytesSent: this.passBytes, elapsedMs: Date.now() - started, estimate });
     this.scanned = 0;
+    this.passBytes = 0;
     const timers = [
       every > 0 ? setInterval(() => this.log.info(line(), 'crawl progress'), every) : null,
-      tty ? setInterval(() => { const l = line(); process.stderr.write(`\r  scanned ${l.entriesScanned} entries (${l.rateEntriesS}/s, ${l.elapsedS} s)   `); }, 500) : null,
+      tty ? setInterval(() => process.stderr.write(`\r  ${formatProgress(line())}   `), 500) : null,
     ];
     return {
       stop: () => {
@@ -387,6 +391,29 @@ export class Worker {
 /** Halts an operator must clear; a missing mount clears itself when the mount is back. */
 function latched(reason: HaltReason): boolean {
   return reason !== 'mount_missing';
+}
+
+/** Number of GlusterFS's own `.glusterfs/xx/yy` directories on a brick (not data). */
+const GLUSTER_INTERNAL_DIRS = 256 + 256 * 256;
+
+/**
+ * Rough size of the master tree for an ETA: used inodes of its file system. Only when that file
+ * system is the master's own (a GlusterFS volume, or a directory that is a mount point); a plain
+ * directory on a shared file system gets no estimate rather than a wrong one.
+ */
+async function estimateEntries(master: MasterSource): Promise<number | null> {
+  try {
+    const root = master.root;
+    if (master.kind === 'file') {
+      const [here, parent] = await Promise.all([fs.promises.stat(root), fs.promises.stat(path.dirname(root))]);
+      if (here.dev === parent.dev && here.ino !== parent.ino) return null;
+    }
+    const st = await fs.promises.statfs(root);
+    const used = st.files - st.ffree - (master.kind === 'gluster' ? GLUSTER_INTERNAL_DIRS : 0);
+    return used > 0 ? used : null;
+  } catch {
+    return null;
+  }
 }
 
 function sameMark(a: Xtime | null, b: Xtime | null): boolean {
