@@ -50,9 +50,14 @@ export function createMetrics(role: Role, opts: MetricsOptions & Partial<SlaveMe
   return createSlaveMetrics({ ...opts, slaveRoot: opts.slaveRoot });
 }
 
+const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 function baseRegistry(role: Role, opts: MetricsOptions) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Gauges named *_total break Prometheus naming (promtool check metrics flags them); the same
+  // counts stay available, by type, in nodejs_active_{handles,requests,resources}.
+  for (const name of MISNAMED_DEFAULT_METRICS) registry.removeSingleMetric(name);
   const buildInfo = new Gauge({
     name: 'gsyncd_build_info', help: 'Build metadata; always 1',
     labelNames: ['version', 'revision', 'node_version', 'role'] as const, registers: [registry],
