@@ -127,7 +127,7 @@ export const tunables = [
   // ── observability and supervision ──
   { name: 'http-bind', type: 'string', default: '127.0.0.1:9754', metavar: 'HOST:PORT', pattern: hostPort, mode: 'both', effective: true,
     help: 'address of the metrics and health endpoints' },
-  { name: 'ready-requires-slave', aliases: ['ready-requires-secondary'], type: 'bool', default: false, mode: 'master', effective: false, planned: 'observe',
+  { name: 'ready-requires-slave', aliases: ['ready-requires-secondary'], type: 'bool', default: false, mode: 'master', effective: true,
     help: '/readyz fails while the slave is unreachable' },
   { name: 'in-sync-lag', type: 'duration-seconds', default: 60, min: 0, mode: 'master', effective: true,
     help: 'lag up to which status says in-sync rather than catching-up' },
@@ -135,9 +135,9 @@ export const tunables = [
     help: 'no progress this long while work is pending makes status degraded' },
   { name: 'progress-interval', type: 'duration-seconds', default: 30, min: 0, mode: 'master', effective: true,
     help: 'period of crawl.progress log lines during a long crawl' },
-  { name: 'shutdown-timeout', type: 'duration-seconds', default: 25, min: 0, mode: 'both', effective: false, planned: 'observe',
+  { name: 'shutdown-timeout', type: 'duration-seconds', default: 25, min: 0, mode: 'both', effective: true,
     help: 'budget for a graceful stop before children are killed' },
-  { name: 'max-failures', type: 'int', default: 0, min: 0, mode: 'master', effective: false, planned: 'monitor',
+  { name: 'max-failures', type: 'int', default: 0, min: 0, mode: 'master', effective: true,
     help: 'exit 69 after this many consecutive worker failures; 0 = retry forever' },
 ] as const satisfies readonly TunableSpec[];
 

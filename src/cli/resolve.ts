@@ -93,7 +93,8 @@ export function notEffective(spec: Tunable, source: ValueSource): Error {
     case 'env':
       return gsyncdError('GSYNCD_ERR_NOT_YET_EFFECTIVE', `${source.variable}: ${what}`);
     case 'config':
-      return gsyncdError('GSYNCD_ERR_NOT_YET_EFFECTIVE', `${source.file}:${source.line}: ${what}`);
+      // A config file line is a configuration error (78), like any other bad line.
+      return gsyncdError('GSYNCD_ERR_CONFIG', `${source.file}:${source.line}: ${what}`);
     case 'default':
       return gsyncdError('GSYNCD_ERR_INTERNAL', `a default was refused: ${what}`);
   }

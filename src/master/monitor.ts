@@ -22,8 +22,6 @@ export const WORKER_ENV = 'GSYNCD_ROLE';
 /** A worker that ran this long before dying starts a fresh backoff series. */
 const STABLE_RUN_MS = 60_000;
 
-/** How long a stopping worker may take before it is killed (OBSERVABILITY §6 budget). */
-const SHUTDOWN_TIMEOUT_MS = 25_000;
 
 /** Hook calls the worker forwards to the monitor (see workerHookProxy). */
 export interface HookMessage {
@@ -35,12 +33,20 @@ export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, sla
   const version = packageVersion();
   const metrics = createMetrics('master', { version, log });
   const hooks = attachMasterMetrics(metrics, { session: cfg.session, brick: '0', ...sessionInfoOf(master, slave) });
-  let state: SessionState | null = readState(cfg.stateFile);
+  // A first run has no state file yet; the worker may take long to write one (a slave that
+  // cannot be reached is retried before the worker exists): start from a fresh state, so that
+  // readiness and /status do not depend on the slave.
+  let state: SessionState | null = readState(cfg.stateFile) ?? freshState(cfg);
+  if (state?.monitorGaveUp) delete state.monitorGaveUp; // a new run: the worker writes it afresh
   if (state) hooks.onState(state);
   let stopping = false;
   let lastBeat = Date.now();
   const beat = setInterval(() => { lastBeat = Date.now(); }, 1000);
   const changeIntervalMs = cfg.changeIntervalMs;
+  // How long a stopping worker may take before it is killed (OBSERVABILITY §6 budget).
+  const shutdownTimeoutMs = opts.get('shutdown-timeout') * 1000;
+  const maxFailures = opts.get('max-failures');
+  const readyRequiresSlave = opts.get('ready-requires-slave');
   const app = buildHttpServer({
     registry: metrics.registry, role: 'master', logger: log,
     status: () => computeStatus({
@@ -54,6 +60,7 @@ export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, sla
         check('state', state !== null, 'loading'),
         check('halt', !(state?.halt && latchedHalts.includes(state.halt.reason)), state?.halt?.reason),
         check('shutdown', !stopping, 'shutting_down'),
+        ...(readyRequiresSlave ? [check('slave', hooks.live().slaveConnected === true, 'slave_unreachable')] : []),
       ],
     },
   });
@@ -70,7 +77,7 @@ export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, sla
     setTimeout(() => {
       if (child) log.warn({ pid: child.pid }, 'worker did not stop in time: SIGKILL');
       child?.kill('SIGKILL');
-    }, SHUTDOWN_TIMEOUT_MS).unref();
+    }, shutdownTimeoutMs).unref();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -98,6 +105,14 @@ export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, sla
       const delay = restartDelayMs(consecutive);
       const why = signal ? `killed by ${signal}` : `exited with status ${code}`;
       state = markFaulty(cfg, why, state);
+      if (maxFailures > 0 && consecutive >= maxFailures) {
+        // A crash loop the orchestrator can see (exit 69) beats retrying silently forever.
+        state = markGaveUp(cfg, state, consecutive);
+        hooks.onState(state);
+        log.error({ event: 'monitor.gave_up', failures: consecutive, reason: why }, `worker failed ${consecutive} times in a row (--max-failures ${maxFailures}): giving up`);
+        exitCode = 69;
+        break;
+      }
       hooks.onState(state);
       log.error({ event: 'worker.state', state: 'faulty', reason: why, restartInMs: delay, restarts: state.restarts }, `worker ${why}; restarting`);
       await sleepUnless(delay, () => stopping);
@@ -123,16 +138,26 @@ function spawnWorker(): ChildProcess {
   });
 }
 
+function freshState(cfg: WorkerConfig): SessionState {
+  return {
+    version: 1, session: cfg.session, master: cfg.masterText, slave: cfg.slaveText, workerState: 'initializing',
+    crawlState: 'initial', pid: process.pid, updatedAt: new Date().toISOString(), initialSyncCompleted: false, restarts: 0,
+  };
+}
+
 function markFaulty(cfg: WorkerConfig, why: string, known: SessionState | null): SessionState {
   const file = cfg.stateFile;
-  const s: SessionState = readState(file) ?? known ?? {
-    version: 1, session: cfg.session, master: cfg.masterText, slave: cfg.slaveText, workerState: 'faulty',
-    crawlState: 'initial', pid: 0, updatedAt: '', initialSyncCompleted: false, restarts: 0,
-  };
+  const s: SessionState = readState(file) ?? known ?? freshState(cfg);
   s.workerState = 'faulty';
   s.restarts = (s.restarts ?? 0) + 1;
   s.lastError = { message: `worker ${why}`, at: new Date().toISOString() };
   writeState(file, s);
+  return s;
+}
+
+function markGaveUp(cfg: WorkerConfig, s: SessionState, failures: number): SessionState {
+  s.monitorGaveUp = { at: new Date().toISOString(), failures };
+  writeState(cfg.stateFile, s);
   return s;
 }
 

@@ -26,6 +26,8 @@ export interface SessionState {
   /** Id of the master volume (or tracked directory) this session synced: another one is refused. */
   masterVolumeId?: string;
   restarts: number;
+  /** The monitor stopped respawning the worker (--max-failures); cleared by the next run. */
+  monitorGaveUp?: { at: string; failures: number };
   lastPass?: { at: string; dirsVisited: number; entryOps: number; dataFiles: number; bytesSent: number; failures: number };
   checkpoint?: Checkpoint;
 }

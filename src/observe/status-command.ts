@@ -59,7 +59,7 @@ export function statusFromFiles(opts: Pick<StatusCommandOptions, 'stateFiles' | 
   for (const f of files) {
     const state = readState(f);
     if (!state || typeof state.session !== 'string') continue;
-    workers.push({ state, daemonRunning: isWriterRunning(state, alive) });
+    workers.push({ state, daemonRunning: isWriterRunning(state, alive), monitorGaveUp: state.monitorGaveUp !== undefined });
   }
   return computeStatus({
     role: 'master', version: opts.version ?? 'unknown', now: (opts.now ?? Date.now)(),
