@@ -39,12 +39,15 @@ const DIR_PREFIX = 'gsyncd-aux-mount-';
  *   content through a default aux mount (20 of 20 tries), and a renamed-away name still
  *   resolved. A pass reads the xtime first and then stats/rsyncs what it saw: stale data would
  *   be stamped as synced and the change lost.
+ * - `--acl`: without it the client neither reads nor sets POSIX ACLs (--sync-acls).
  * - `dht.assert-no-child-down`: when a whole DHT subvolume (brick) goes down, a default client
  *   keeps serving the rest and a listing silently lacks that brick's entries (measured: 6 of 11
  *   names). That looks exactly like deletions. With this option the client exits instead (what
  *   the original gsyncd passed too); the mount then reports unhealthy and must be remounted.
  */
 const MOUNT_DEFAULTS = [
+  // POSIX ACLs are read (master) and written (slave) through this mount (--sync-acls).
+  '--acl',
   '--attribute-timeout=0',
   '--entry-timeout=0',
   '--negative-timeout=0',

@@ -48,7 +48,7 @@ export function workerConfig(opts: ResolvedOptions, master: ResourceUrl, slave: 
     slaveMarkRefreshMs: Math.max(changeIntervalMs, 10_000),
     progressIntervalMs: Math.round(opts.get('progress-interval') * 1000),
     engine: {
-      rsync: { command: words(opts.get('rsync-command')), extraOptions: words(opts.get('rsync-options')), remoteOptions: words(opts.get('rsync-ssh-options')) },
+      rsync: { command: words(opts.get('rsync-command')), extraOptions: [...attributeOptions(opts), ...words(opts.get('rsync-options'))], remoteOptions: words(opts.get('rsync-ssh-options')) },
       syncJobs: opts.get('sync-jobs'),
       ignoreDeletes: opts.get('ignore-deletes'),
       maxRsyncRetries: opts.get('max-rsync-retries'),
@@ -57,6 +57,19 @@ export function workerConfig(opts: ResolvedOptions, master: ResourceUrl, slave: 
       retryDelayMs: (attempt) => Math.min(30_000, 250 * 2 ** (attempt - 1)),
     },
   };
+}
+
+/**
+ * rsync options that carry extended attributes and POSIX ACLs along with the data. Only the
+ * user namespace is mirrored: trusted.* holds GlusterFS internals (gfid, xtime, dht layout) on
+ * a master and on a gluster slave, security.* belongs to the slave host's policy. The filter
+ * also keeps rsync from deleting gsyncd's own marks (user.gsyncd.* when not root) on the slave.
+ */
+export function attributeOptions(opts: ResolvedOptions): string[] {
+  return [
+    ...(opts.get('sync-xattrs') ? ['--xattrs', '--filter=-x user.gsyncd.*', '--filter=-x! user.*'] : []),
+    ...(opts.get('sync-acls') ? ['--acls'] : []),
+  ];
 }
 
 function mountOptions(opts: ResolvedOptions) {

@@ -6,7 +6,7 @@ import { createVolume } from '../support/gluster.js';
 import { GSYNCD_BIN } from '../support/gsyncd.js';
 import { netnsHost, testSubnet } from '../support/netns.js';
 import { requireRoot, testCleanup, tmpDir } from '../support/proc.js';
-import { runSyncScenario } from './sync-scenarios.js';
+import { GLUSTER_SLAVE_UNSTORABLE_XATTRS, runSyncScenario } from './sync-scenarios.js';
 
 const BLOCK = 213;
 
@@ -22,6 +22,7 @@ test('directory → host::vol (remote GlusterFS slave volume over SSH, forced co
   await runSyncScenario({
     master: { url: masterDir, dir: masterDir },
     slave: { url: `root@${host.ip}::${vol.name}`, dir: slaveView },
+    ignoreXattrs: GLUSTER_SLAVE_UNSTORABLE_XATTRS,
     stateDir: await tmpDir('state', stack),
     extraArgs: ['--ssh-identity', sshd.clientKeyPath, '--ssh-known-hosts', sshd.knownHostsFile, '--ssh-port', String(sshd.port)],
     log: (m) => t.diagnostic(m),

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { createVolume, type Volume } from '../support/gluster.js';
 import { glusterPool, netnsHost, testSubnet, type NetnsHost } from '../support/netns.js';
 import { type CleanupStack, requireRoot, requireTools, testCleanup, tmpDir } from '../support/proc.js';
-import { runSyncScenario } from './sync-scenarios.js';
+import { GLUSTER_SLAVE_UNSTORABLE_XATTRS, runSyncScenario } from './sync-scenarios.js';
 
 const BLOCK = 230;
 
@@ -96,6 +96,7 @@ test('two-host distributed gluster volume → local gluster volume: initial sync
     slave: { url: `:${slaveVol.name}`, dir: slaveView },
     stateDir: await tmpDir('state', stack),
     ignoreRoot: ['.gfid'],
+    ignoreXattrs: GLUSTER_SLAVE_UNSTORABLE_XATTRS,
     log: (msg) => t.diagnostic(msg),
   });
   t.diagnostic(`scenario took ${Date.now() - t1} ms`);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { createVolume, parseXtime, readXattr, type Volume } from '../support/gluster.js';
 import { requireRoot, requireTools, testCleanup, tmpDir } from '../support/proc.js';
-import { runSyncScenario } from './sync-scenarios.js';
+import { GLUSTER_SLAVE_UNSTORABLE_XATTRS, runSyncScenario } from './sync-scenarios.js';
 
 const SESSION = 'to-gluster';
 
@@ -44,6 +44,7 @@ test('directory → gluster volume (:VOL): initial sync, then every kind of chan
     slave: { url: `:${slaveVol.name}`, dir: slaveView },
     stateDir,
     ignoreRoot: ['.gfid'],
+    ignoreXattrs: GLUSTER_SLAVE_UNSTORABLE_XATTRS,
     extraArgs: ['--session-name', SESSION],
     log: (m) => t.diagnostic(m),
   });
@@ -67,6 +68,7 @@ test('gluster volume → gluster volume (:pop :yow): initial sync, then every ki
     slave: { url: `:${slaveVol.name}`, dir: slaveView },
     stateDir: await tmpDir('state', stack),
     ignoreRoot: ['.gfid'],
+    ignoreXattrs: GLUSTER_SLAVE_UNSTORABLE_XATTRS,
     log: (m) => t.diagnostic(m),
   });
   t.diagnostic(`scenario took ${Date.now() - t0} ms`);

@@ -14,6 +14,8 @@ export interface CompareOptions {
   dirTimes?: boolean;
   /** Names to ignore at the root of both trees (e.g. '.gfid' on aux mounts). */
   ignoreRoot?: string[];
+  /** Extended attribute names not compared (e.g. what a slave kind cannot store). */
+  ignoreXattrs?: string[];
 }
 
 interface Node {
@@ -38,19 +40,20 @@ function typeOf(st: fs.BigIntStats): string {
   return 'device';
 }
 
-function userXattrs(p: Buffer, type: string): string {
+function userXattrs(p: Buffer, type: string, ignore: ReadonlySet<string>): string {
   if (type !== 'file' && type !== 'dir') return '';
   const s = p.toString('utf8');
   if (!Buffer.from(s, 'utf8').equals(p)) return ''; // the napi binding takes UTF-8 paths only
   try {
-    return listAttributesSync(s).filter((n) => n.startsWith('user.')).sort()
+    // User attributes and POSIX ACLs are mirrored; other namespaces are the hosts' own.
+    return listAttributesSync(s).filter((n) => (n.startsWith('user.') || n.startsWith('system.posix_acl_')) && !ignore.has(n)).sort()
       .map((n) => `${n}=${getAttributeSync(s, n)?.toString('hex')}`).join(',');
   } catch {
     return '';
   }
 }
 
-function walk(root: Buffer, ignoreRoot: Set<string>): Map<string, Node> {
+function walk(root: Buffer, ignoreRoot: Set<string>, ignoreXattrs: ReadonlySet<string>): Map<string, Node> {
   const out = new Map<string, Node>();
   const visit = (rel: Buffer) => {
     const abs = rel.length ? Buffer.concat([root, Buffer.from('/'), rel]) : root;
@@ -60,7 +63,7 @@ function walk(root: Buffer, ignoreRoot: Set<string>): Map<string, Node> {
       type, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid),
       size: type === 'file' ? Number(st.size) : 0, mtimeNs: st.mtimeNs,
       target: type === 'symlink' ? fs.readlinkSync(abs, { encoding: 'buffer' }).toString('latin1') : undefined,
-      ino: st.ino, nlink: Number(st.nlink), xattrs: userXattrs(abs, type),
+      ino: st.ino, nlink: Number(st.nlink), xattrs: userXattrs(abs, type, ignoreXattrs),
     });
     if (type !== 'dir') return;
     for (const name of fs.readdirSync(abs, { encoding: 'buffer' })) {
@@ -75,8 +78,9 @@ function walk(root: Buffer, ignoreRoot: Set<string>): Map<string, Node> {
 /** Differences between two trees as readable lines; [] when identical. */
 export function compareTrees(master: string, slave: string, opts: CompareOptions = {}): string[] {
   const ignore = new Set(opts.ignoreRoot ?? []);
-  const a = walk(Buffer.from(master), ignore);
-  const b = walk(Buffer.from(slave), ignore);
+  const ignoreXattrs = new Set(opts.ignoreXattrs ?? []);
+  const a = walk(Buffer.from(master), ignore, ignoreXattrs);
+  const b = walk(Buffer.from(slave), ignore, ignoreXattrs);
   const diffs: string[] = [];
   const show = (p: string) => JSON.stringify(Buffer.from(p, 'latin1').toString('utf8') || '.');
   for (const [p, m] of a) {

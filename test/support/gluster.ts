@@ -246,7 +246,7 @@ export function localCluster(): Promise<GlusterCluster> {
 export interface FuseMountOptions {
   /** Mount point (created); default a fresh tmpDir. */
   dir?: string;
-  /** Extra -o options besides attribute-timeout=0,entry-timeout=0,negative-timeout=0. */
+  /** Extra -o options besides attribute-timeout=0,entry-timeout=0,negative-timeout=0,acl. */
   options?: readonly string[];
 }
 
@@ -383,7 +383,7 @@ export async function createVolume(opts: CreateVolumeOptions = {}): Promise<Volu
     cluster,
     async fuseMount(o: FuseMountOptions = {}) {
       const dir = await mountDir(o.dir, 'fuse');
-      const options = ['attribute-timeout=0', 'entry-timeout=0', 'negative-timeout=0', ...(o.options ?? [])];
+      const options = ['attribute-timeout=0', 'entry-timeout=0', 'negative-timeout=0', 'acl', ...(o.options ?? [])];
       mounts.add(dir);
       await mustRun('mount', ['-t', 'glusterfs', '-o', options.join(','), `${server}:/${name}`, dir], {
         timeoutMs: 60_000,

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { setAttributeSync } from '@napi-rs/xattr';
 
 /** A name with bytes that are not UTF-8 (fs accepts Buffer paths). */
 export const NON_UTF8 = Buffer.from([0x62, 0x61, 0x64, 0xff, 0xfe, 0x2d, 0x6e, 0x61, 0x6d, 0x65]);
@@ -54,6 +55,11 @@ export function makeMixedTree(root: string, opts: MixedTreeOptions = {}): void {
   fs.chownSync(p(root, 'owned'), 1234, 5678);
   fs.utimesSync(p(root, 'docs', 'report.bin'), new Date('2001-02-03T04:05:06Z'), new Date('2001-02-03T04:05:06Z'));
   if (opts.specials !== false) execFileSync('mkfifo', [p(root, 'fifo').toString()]);
+  // User extended attributes (binary values too) and POSIX ACLs, on files and directories.
+  setAttributeSync(p(root, 'private').toString(), 'user.color', Buffer.from('red'));
+  setAttributeSync(p(root, 'docs').toString(), 'user.bin', Buffer.from([0, 1, 2, 255]));
+  execFileSync('setfacl', ['-m', 'u:4321:rw,g:8765:r', p(root, 'docs', 'report.bin').toString()]);
+  execFileSync('setfacl', ['-d', '-m', 'u:4321:rx', p(root, 'docs', 'deep').toString()]);
 }
 
 export interface Change {
