@@ -4,11 +4,14 @@ import fs from 'node:fs';
 import { baseName, displayPath, parentOf, type BytePath } from '../core/bytepath.js';
 import type { SlaveEntry } from '../core/entry.js';
 import { gsyncdError } from '../core/errors.js';
-import { OK, opPaths, type EntryOp, type OpResult } from '../core/ops.js';
+import { OK, independentWaves, opPaths, type EntryOp, type OpResult } from '../core/ops.js';
 import { checkRelPath } from '../core/path-guard.js';
 import { decodeXtime, encodeXtime, type Xtime } from '../core/xtime.js';
 import { absPath, listDir, lstatEntry } from '../fs/tree.js';
 import { getXattr, markNamespace, setXattr } from '../fs/xattr.js';
+
+/** Entry ops in flight at once (each is a few round trips on a FUSE slave). */
+const APPLY_PARALLELISM = 16;
 
 export interface SlaveIdentity {
   /** Device and inode of the root: a replaced root (new fs, new dir) changes them. */
@@ -50,18 +53,29 @@ export class SlaveServer {
     return decodeXtime(await getXattr(absPath(this.root, dir), markKey));
   }
 
-  /** Apply ops in order; each gets its own result (a failure does not stop the rest). */
+  /**
+   * Apply ops as if in order; each gets its own result (a failure does not stop the rest). Ops on
+   * unrelated paths run concurrently (a FUSE round trip each): see independentWaves, which keeps
+   * every pair of ops on related paths in their planned order.
+   */
   async apply(ops: EntryOp[], markKey: string): Promise<OpResult[]> {
-    const results: OpResult[] = [];
-    for (const op of ops) {
+    const results: OpResult[] = new Array(ops.length);
+    const one = async (i: number): Promise<void> => {
+      const op = ops[i]!;
       try {
         for (const p of opPaths(op)) await this.guard(p);
         await this.applyOne(op, markKey);
-        results.push(OK);
+        results[i] = OK;
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        results.push({ ok: false, errno: e.code ?? 'EIO', message: `${op.op} ${displayPath(opPaths(op).join(' -> '))}: ${e.message}` });
+        results[i] = { ok: false, errno: e.code ?? 'EIO', message: `${op.op} ${displayPath(opPaths(op).join(' -> '))}: ${e.message}` };
       }
+    };
+    for (const wave of independentWaves(ops)) {
+      let next = 0;
+      await Promise.all(Array.from({ length: Math.min(APPLY_PARALLELISM, wave.length) }, async () => {
+        while (next < wave.length) await one(wave[next++]!);
+      }));
     }
     return results;
   }

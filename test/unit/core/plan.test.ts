@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { baseName, depthOf, isWithin, joinRel, parentOf } from '../../../src/core/bytepath.js';
 import type { EntryType, MasterEntry } from '../../../src/core/entry.js';
-import type { EntryOp, OpResult } from '../../../src/core/ops.js';
+import { independentWaves, opPaths, type EntryOp, type OpResult } from '../../../src/core/ops.js';
 import {
   decisionCount, emptyDecisions, parkingName, planBatch, type BatchPlan, type Decisions,
 } from '../../../src/core/plan.js';
@@ -362,5 +362,75 @@ describe('planBatch: executing plans', () => {
     const rs = fs.run(planBatch(d, 't'));
     allOk(rs);
     assert.deepEqual(fs.snapshot(), { c: 'dir:A', 'c/k': 'file:K', d: 'file:B' });
+  });
+});
+
+// ---- concurrent application: independentWaves ---------------------------------------------------
+describe('independentWaves', () => {
+  it('groups ops on unrelated paths; a path, its ancestors and descendants split waves', () => {
+    const ops: EntryOp[] = [
+      { op: 'rename', from: 'a/x', to: '.p-0' },
+      { op: 'rename', from: 'b/y', to: '.p-1' },
+      { op: 'delete', path: 'a', type: 'dir' }, // ancestor of a/x: new wave
+      { op: 'mkdir', path: 'c', mode: 0o755, uid: 0, gid: 0 },
+      { op: 'mkdir', path: 'c/d', mode: 0o755, uid: 0, gid: 0 }, // below c: new wave
+      { op: 'rename', from: '.p-0', to: 'c/d/x' }, // below c/d: new wave
+      { op: 'rename', from: '.p-1', to: 'e' },
+      { op: 'mark', path: '', xtime: { sec: 1, usec: 0 } }, // the root: above everything
+    ];
+    assert.deepEqual(independentWaves(ops), [[0, 1], [2, 3], [4], [5, 6], [7]]);
+  });
+
+  it('every wave holds ops on pairwise unrelated paths, in plan order (property)', () => {
+    const opArb: fc.Arbitrary<EntryOp> = fc.oneof(
+      fc.tuple(dirPathArb, dirPathArb).map(([from, to]) => ({ op: 'rename' as const, from, to })),
+      dirPathArb.map((path) => ({ op: 'delete' as const, path, type: 'dir' as const })),
+      dirPathArb.map((path) => ({ op: 'mark' as const, path, xtime: { sec: 1, usec: 0 } })),
+    );
+    fc.assert(fc.property(fc.array(opArb, { maxLength: 12 }), (ops) => {
+      const waves = independentWaves(ops);
+      assert.deepEqual(waves.flat(), ops.map((_, i) => i));
+      for (const w of waves) {
+        for (let i = 0; i < w.length; i++) {
+          for (let j = i + 1; j < w.length; j++) {
+            for (const p of opPaths(ops[w[i]!]!)) for (const q of opPaths(ops[w[j]!]!)) {
+              assert.ok(!isWithin(p, q) && !isWithin(q, p), `${p} and ${q} in one wave`);
+            }
+          }
+        }
+      }
+    }), { numRuns: 1000 });
+  });
+
+  it('running each wave in reverse order gives what running the plan in order gives (property)', () => {
+    const existingDirs = ['', 'd0', 'd1', 'd0/e0'];
+    const fileArb = fc.tuple(fc.constantFrom(...existingDirs), fc.constantFrom('f', 'g', 'h'));
+    const targetArb = fc.tuple(fc.constantFrom(...existingDirs, 'n0', 'n0/m0'), fc.constantFrom('t', 'u', 'f', 'g'));
+    const scen = fc.record({
+      files: fc.uniqueArray(fileArb.map(([dd, n]) => joinRel(dd, n)), { minLength: 1, maxLength: 8 }),
+      targets: fc.uniqueArray(targetArb.map(([dd, n]) => joinRel(dd, n)), { minLength: 8, maxLength: 8 }),
+      nRenames: fc.nat(8),
+      dels: fc.subarray(['d1', 'd0/e0', 'd0/f', 'g']),
+      links: fc.array(fc.tuple(fc.constantFrom('d0/f', 'g', 'd1/h'), fc.constantFrom('n0/l', 'd0/l', 'l')), { maxLength: 3 }),
+      tag: tagArb,
+    });
+    fc.assert(fc.property(scen, ({ files, targets, nRenames, dels, links, tag }) => {
+      const init: Record<string, string> = {};
+      for (const dd of existingDirs) if (dd) init[dd] = `dir:${dd}`;
+      for (const f of files) init[f] = `file:${f}`;
+      const d = emptyDecisions();
+      d.renames.push(...files.slice(0, nRenames).map((from, i) => ({ from, to: targets[i]! })));
+      d.deletes.push(...dels.map((p) => ({ path: p, type: 'dir' as const })));
+      d.mkdirs.push({ path: 'n0', entry: dirEntry('n0') }, { path: 'n0/m0', entry: dirEntry('m0') });
+      d.links.push(...links.map(([existing, path]) => ({ existing, path })));
+      const plan = planBatch(d, tag);
+      const inOrder = new MemFs(init);
+      const seq = plan.before.map((o) => inOrder.apply(o));
+      const waved = new MemFs(init);
+      const par: OpResult[] = new Array(plan.before.length);
+      for (const w of independentWaves(plan.before)) for (const i of [...w].reverse()) par[i] = waved.apply(plan.before[i]!);
+      assert.deepEqual(waved.snapshot(), inOrder.snapshot());
+      assert.deepEqual(par.map((r) => r.ok), seq.map((r) => r.ok));
+    }), { numRuns: 1000 });
   });
 });
