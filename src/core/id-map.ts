@@ -1,6 +1,6 @@
 // Which object (master identity) the slave holds at which path, as last confirmed. Lets a create
 // on the master be recognised as a rename or a new hard link of something the slave already has.
-import { isWithin, type BytePath } from './bytepath.js';
+import type { BytePath } from './bytepath.js';
 
 export class IdMap {
   private readonly byPath = new Map<BytePath, string>();
@@ -43,8 +43,21 @@ export class IdMap {
 
   /** Forget `dir` and everything below it; returns the paths forgotten. */
   deleteSubtree(dir: BytePath): BytePath[] {
+    return this.deleteSubtrees([dir]);
+  }
+
+  /**
+   * Forget each of `dirs` and everything below them, in one scan of the map (not one per
+   * directory: a batch deleting thousands of names must not be O(n²)). Returns the paths forgotten.
+   */
+  deleteSubtrees(dirs: Iterable<BytePath>): BytePath[] {
+    const roots = new Set(dirs);
+    if (roots.size === 0) return [];
     const gone: BytePath[] = [];
-    for (const p of this.byPath.keys()) if (isWithin(p, dir)) gone.push(p);
+    if (roots.has('')) gone.push(...this.byPath.keys());
+    else {
+      for (const p of this.byPath.keys()) if (underAny(p, roots)) gone.push(p);
+    }
     for (const p of gone) this.delete(p);
     return gone;
   }
@@ -65,4 +78,11 @@ export class IdMap {
     paths?.delete(path);
     if (paths && paths.size === 0) this.byId.delete(id);
   }
+}
+
+/** Whether `p` is one of `roots` or lies below one of them. */
+function underAny(p: BytePath, roots: ReadonlySet<BytePath>): boolean {
+  if (roots.has(p)) return true;
+  for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) if (roots.has(p.slice(0, i))) return true;
+  return false;
 }

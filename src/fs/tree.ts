@@ -36,6 +36,23 @@ export async function lstatEntry(root: string, rel: BytePath, name: BytePath): P
   }
 }
 
+/**
+ * Names a listing's readdir returned whose lstat then found nothing (renamed or deleted while the
+ * directory was being listed), keyed by the listing array. A name here changed after the
+ * listing began, so after any xtime read before it: a later pass sees that change.
+ */
+const vanishedByListing = new WeakMap<object, ReadonlySet<BytePath>>();
+
+export function vanishedNames(listing: object): ReadonlySet<BytePath> | undefined {
+  return vanishedByListing.get(listing);
+}
+
+/** Carry the vanished names of `from` over to a listing derived from it. */
+export function copyVanished(from: object, to: object): void {
+  const v = vanishedByListing.get(from);
+  if (v) vanishedByListing.set(to, v);
+}
+
 /** Entries of `rel` (a directory below root); null when it does not exist or is not a directory. */
 export async function listDir(root: string, rel: BytePath, skip?: (name: BytePath) => boolean): Promise<RawStat[] | null> {
   let names: Buffer[];
@@ -47,6 +64,7 @@ export async function listDir(root: string, rel: BytePath, skip?: (name: BytePat
     throw err;
   }
   const out: RawStat[] = [];
+  const vanished = new Set<BytePath>();
   // Bounded parallelism: lstat is cheap locally but slow on FUSE; a few in flight hide latency.
   const queue = names.map(fromBytes).filter((n) => !skip?.(n));
   const width = 16;
@@ -56,8 +74,10 @@ export async function listDir(root: string, rel: BytePath, skip?: (name: BytePat
       const name = queue[next++]!;
       const st = await lstatEntry(root, rel === '' ? name : `${rel}/${name}`, name);
       if (st) out.push(st); // vanished between readdir and lstat: a later change will show it
+      else vanished.add(name);
     }
   }));
+  if (vanished.size > 0) vanishedByListing.set(out, vanished);
   out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return out;
 }

@@ -4,13 +4,13 @@
 // A crash at any point leaves marks stale, so the next pass revisits exactly what is unconfirmed.
 import { displayPath, joinRel, parentOf, type BytePath } from '../core/bytepath.js';
 import { diffDirectory } from '../core/diff.js';
-import type { EntryType, MasterEntry, SlaveEntry } from '../core/entry.js';
+import { attrsDiffer, dataDiffers, type EntryType, type MasterEntry, type SlaveEntry } from '../core/entry.js';
 import type { IdMap } from '../core/id-map.js';
 import type { EntryOp, OpResult } from '../core/ops.js';
 import { decisionCount, emptyDecisions, planBatch, type DataItem, type Decisions } from '../core/plan.js';
 import { rootEmptiedHalt, type HaltReason } from '../core/safety.js';
 import { URXTIME, compareXtime, formatXtime, xtimeNewer, type Xtime } from '../core/xtime.js';
-import { hasEntries } from '../fs/tree.js';
+import { hasEntries, vanishedNames } from '../fs/tree.js';
 import type { SlaveEndpoint } from '../slave/endpoint.js';
 import { runRsync, type RsyncConfig, type RsyncResult, type RsyncRun } from '../transport/rsync.js';
 import type { MasterSource } from './source.js';
@@ -80,6 +80,11 @@ interface Visit {
   incomplete: boolean;
 }
 
+type Listings = [MasterEntry[] | null, SlaveEntry[] | null];
+
+/** Directories listed ahead of their visit (both sides), to overlap FUSE round trips. */
+const PREFETCH_DIRS = 6;
+
 interface Deferred {
   readonly path: BytePath;
   readonly type: EntryType;
@@ -95,6 +100,8 @@ class Batch {
   readonly sentIds = new Map<string, BytePath>();
   /** Directories whose entries change as a side effect (rename sources). */
   readonly touchedDirs = new Set<BytePath>();
+  /** Sources of this batch's renames. */
+  readonly renamed = new Set<BytePath>();
   dataBytes = 0;
   get size(): number { return decisionCount(this.decisions); }
 }
@@ -102,6 +109,12 @@ class Batch {
 export class SyncEngine {
   private batchSeq = 0;
   private stopRequested = false;
+  /**
+   * Slave entries of this pass's listings that the master lacks under that name (possible
+   * rename sources), with the slave's stat: a file renamed on the master whose slave copy
+   * already matches in size, mtime, mode and owner is only moved, not re-checked by rsync.
+   */
+  private slaveExtras = new Map<BytePath, SlaveEntry>();
 
   constructor(
     private readonly master: MasterSource,
@@ -140,11 +153,30 @@ export class SyncEngine {
         'slave root mark is newer than the master root xtime (timestamp corruption or a different master): resyncing the whole tree');
     }
 
+    this.slaveExtras = new Map();
     const rootVisit: Visit = { dir: '', xtime: rootX, entry: await this.master.lookup(''), parent: null, needsFlush: false, entries: null, changed: false, failed: false, incomplete: false };
     const all: Visit[] = [];
     const deferred: Deferred[] = [];
     const stack: Visit[] = [rootVisit];
     let batch = new Batch();
+    // Listings of the next directories on the stack, started ahead of their visits. Dropped at
+    // every flush: a flush changes the slave, so a listing read before it may be stale.
+    let ahead = new Map<Visit, Promise<Listings>>();
+    const listAhead = () => {
+      for (let i = stack.length - 1, n = 0; i >= 0 && n < PREFETCH_DIRS; i--, n++) {
+        const next = stack[i]!;
+        if (next.needsFlush) break; // its slave side appears only after the flush
+        if (ahead.has(next)) continue;
+        const p = this.listBoth(next.dir);
+        p.catch(() => {}); // awaited (and its error raised) by the visit, if it comes to one
+        ahead.set(next, p);
+      }
+    };
+    const flushNow = async () => {
+      ahead = new Map();
+      await this.flush(batch, report);
+      batch = new Batch();
+    };
     // Before anything is applied (every batch, and the deletes at the end), the master must
     // still be sane: a mount lost or a root emptied while a long pass runs must not be mirrored.
     const stillSane = async (): Promise<HaltReason | null> =>
@@ -155,19 +187,20 @@ export class SyncEngine {
       if (v.needsFlush && batch.size > 0) {
         const halt = await stillSane();
         if (halt) return { ...report, halted: halt };
-        await this.flush(batch, report);
-        batch = new Batch();
+        await flushNow();
       }
       all.push(v);
-      const children = await this.visit(v, batch, deferred, report, everSynced);
+      const listed = ahead.get(v) ?? this.listBoth(v.dir);
+      ahead.delete(v);
+      const children = await this.visit(v, await listed, batch, deferred, report, everSynced);
       if (children === 'halt') return { ...report, halted: 'root_emptied' };
       for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
       if (batch.size >= this.cfg.batchMaxEntries || batch.dataBytes >= this.cfg.batchMaxBytes) {
         const halt = await stillSane();
         if (halt) return { ...report, halted: halt };
-        await this.flush(batch, report);
-        batch = new Batch();
+        await flushNow();
       }
+      listAhead();
     }
     if (this.stopRequested) return report;
     const final = await stillSane();
@@ -182,10 +215,13 @@ export class SyncEngine {
     return report;
   }
 
-  /** List one directory on both sides and turn the difference into batch decisions. */
-  private async visit(v: Visit, batch: Batch, deferred: Deferred[], report: { dirsVisited: number; scanned: number; failures: string[] }, everSynced: boolean): Promise<Visit[] | 'halt'> {
+  private listBoth(dir: BytePath): Promise<Listings> {
+    return Promise.all([this.master.list(dir), this.slave.list(dir, this.cfg.markKey)]);
+  }
+
+  /** Turn the difference of one directory's listings (both sides) into batch decisions. */
+  private async visit(v: Visit, [masterList, slaveList]: Listings, batch: Batch, deferred: Deferred[], report: { dirsVisited: number; scanned: number; failures: string[] }, everSynced: boolean): Promise<Visit[] | 'halt'> {
     report.dirsVisited++;
-    const [masterList, slaveList] = await Promise.all([this.master.list(v.dir), this.slave.list(v.dir, this.cfg.markKey)]);
     if (!masterList) {
       // Gone on the master since its parent was listed: a newer parent xtime brings it back.
       v.failed = true;
@@ -203,8 +239,15 @@ export class SyncEngine {
     const d = batch.decisions;
     const own = (p: BytePath) => { batch.owner.set(p, v); v.changed = true; };
     const missingNames = new Set(diff.missing.map((m) => m.name));
+    // Names that vanished on the master while this directory was listed (a rename in progress,
+    // most likely: its new name may not be in this listing yet). They are kept on the slave for
+    // now: the change came after the xtime read before the listing, so the next pass revisits
+    // this directory and then either moves them (rename) or deletes them.
+    const vanished = vanishedNames(masterList);
     for (const s of diff.extra) {
       const path = joinRel(v.dir, s.name);
+      this.slaveExtras.set(path, s);
+      if (vanished?.has(s.name) && !missingNames.has(s.name)) continue;
       if (missingNames.has(s.name)) {
         d.deletes.push({ path, type: s.type }); // type swap: the name is reused right away
         own(path);
@@ -216,7 +259,7 @@ export class SyncEngine {
     for (const m of diff.missing) {
       const path = joinRel(v.dir, m.name);
       own(path);
-      const renamedFrom = await this.resolveExisting(m, path, batch);
+      const renamedFrom = await this.resolveExisting(m, path, batch, v.dir, masterList);
       if (m.type === 'dir') {
         if (!renamedFrom) {
         d.mkdirs.push({ path, entry: m });
@@ -247,11 +290,20 @@ export class SyncEngine {
    * A master entry the slave lacks under this name may be an object the slave already holds
    * elsewhere: moved (rename it there) or given another name (hard link). Returns the rename source.
    */
-  private async resolveExisting(m: MasterEntry, path: BytePath, batch: Batch): Promise<BytePath | null> {
+  private async resolveExisting(m: MasterEntry, path: BytePath, batch: Batch, dir: BytePath, listing: readonly MasterEntry[]): Promise<BytePath | null> {
     const d = batch.decisions;
+    let byName: Map<BytePath, MasterEntry> | undefined;
     for (const p of this.ids.pathsOf(m.id)) {
-      if (p === path || d.renames.some((r) => r.from === p)) continue;
-      const now = await this.master.lookup(p);
+      if (p === path || batch.renamed.has(p)) continue;
+      // Is the old name still this object on the master? A name in the directory being visited
+      // is answered by its listing (read just now); elsewhere by a lookup.
+      let now: MasterEntry | null;
+      if (parentOf(p) === dir) {
+        byName ??= new Map(listing.map((e) => [joinRel(dir, e.name), e]));
+        now = byName.get(p) ?? null;
+      } else {
+        now = await this.master.lookup(p);
+      }
       if (now && now.id === m.id) {
         if (m.type === 'dir') continue; // a directory has one name; that one is still in place
         d.links.push({ existing: p, path });
@@ -259,8 +311,15 @@ export class SyncEngine {
         return null;
       }
       d.renames.push({ from: p, to: path });
+      batch.renamed.add(p);
       batch.touchedDirs.add(parentOf(p));
-      if (m.type !== 'dir') this.addData(batch, path, m); // quick check: ~0 bytes when unchanged
+      // Quick check by rsync (~0 bytes when unchanged), unless the slave's copy, as listed in
+      // this pass, already matches the master's size, mtime, mode and owner: then rsync would
+      // do nothing. If the rename fails (source gone), the data is sent after all (see flush).
+      const old = this.slaveExtras.get(p);
+      this.slaveExtras.delete(p);
+      const inSync = m.type === 'file' && old?.type === 'file' && !dataDiffers(m, old) && !attrsDiffer(m, old);
+      if (m.type !== 'dir' && !inSync) this.addData(batch, path, m);
       // Further new names of this object in the batch link to the renamed one, not get a copy.
       if (m.type === 'file') batch.sentIds.set(m.id, path);
       return p;
@@ -338,10 +397,7 @@ export class SyncEngine {
       for (const e of v.entries) this.ids.set(joinRel(v.dir, e.name), e.id);
       this.master.confirmDir(v.dir, v.entries);
     }
-    for (const r of d.renames) {
-      const owner = batch.owner.get(r.to);
-      if (owner && !owner.failed) this.ids.deleteSubtree(r.from);
-    }
+    this.ids.deleteSubtrees(d.renames.filter((r) => { const owner = batch.owner.get(r.to); return owner && !owner.failed; }).map((r) => r.from));
     for (const v of batch.visits) v.entries = null; // keep memory flat on huge trees
     const entryOps = plan.before.length + plan.after.length;
     report.entryOps += entryOps;
@@ -423,15 +479,17 @@ export class SyncEngine {
     const ops: EntryOp[] = deferred.map((x) => ({ op: 'delete', path: x.path, type: x.type }));
     const results = await this.applyOps(ops);
     report.entryOps += ops.length;
+    const gone: BytePath[] = [];
     results.forEach(([op, r], i) => {
       const owner = deferred[i]!.owner;
       if (r.ok) {
-        this.ids.deleteSubtree(opTarget(op));
+        gone.push(opTarget(op));
         return;
       }
       report.failures.push(r.message);
       owner.failed = true;
     });
+    this.ids.deleteSubtrees(gone);
     // Their parents' mtimes moved: set them back to the master's.
     const parents = new Map<BytePath, Visit>();
     for (const x of deferred) parents.set(x.owner.dir, x.owner);

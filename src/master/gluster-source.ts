@@ -7,7 +7,7 @@ import type { MasterEntry } from '../core/entry.js';
 import { gsyncdError } from '../core/errors.js';
 import type { HaltReason } from '../core/safety.js';
 import { decodeXtime, formatXtime, type Xtime } from '../core/xtime.js';
-import { absPath, listDir, lstatEntry, type RawStat } from '../fs/tree.js';
+import { absPath, copyVanished, listDir, lstatEntry, type RawStat } from '../fs/tree.js';
 import { getXattr } from '../fs/xattr.js';
 import type { EngineLog } from './engine.js';
 import { AuxMount, type AuxMountOptions } from './gluster-mount.js';
@@ -266,6 +266,7 @@ export class GlusterSource implements MasterSource {
         out[i] = toEntry(e, xtime);
       }
     }));
+    copyVanished(raw, out);
     return out;
   }
 

@@ -149,3 +149,19 @@ describe('IdMap: consistency with a reference model (property)', () => {
     assert.deepEqual(m.pathsOf('X'), ['a']);
   });
 });
+
+describe('IdMap: deleteSubtrees', () => {
+  it('forgets several subtrees in one scan, the same as one deleteSubtree each (property)', () => {
+    const comp = fc.constantFrom('a', 'b', 'a b', '\xff');
+    const pathArb = fc.array(comp, { minLength: 1, maxLength: 4 }).map((cs) => cs.join('/'));
+    fc.assert(fc.property(fc.uniqueArray(pathArb, { maxLength: 20 }), fc.array(fc.oneof(pathArb, fc.constant('')), { maxLength: 4 }), (paths, roots) => {
+      const one = new IdMap();
+      const many = new IdMap();
+      paths.forEach((p, i) => { one.set(p, `id${i % 5}`); many.set(p, `id${i % 5}`); });
+      const expected = roots.flatMap((r) => one.deleteSubtree(r));
+      assert.deepEqual(sorted(many.deleteSubtrees(roots)), sorted(expected));
+      assert.deepEqual(sorted([...many.entries()].map(([p]) => p)), sorted([...one.entries()].map(([p]) => p)));
+      for (const [p] of many.entries()) assert.ok(!roots.some((r) => isWithin(p, r)));
+    }), { numRuns: 500 });
+  });
+});
