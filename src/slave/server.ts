@@ -37,7 +37,10 @@ export class SlaveServer {
 
   /** Listing of a directory with each subdirectory's mark; null when the directory is absent. */
   async list(dir: BytePath, markKey: string): Promise<SlaveEntry[] | null> {
-    await this.guard(dir, { followsFinal: true });
+    await this.guard(dir);
+    // A symlink where the master has a directory (a type swap not applied yet) is no directory
+    // here: never followed, it could lead out of the root.
+    if (await this.isSymlink(dir)) return null;
     const raw = await listDir(this.root, dir);
     if (!raw) return null;
     return Promise.all(raw.map(async (e) => {
@@ -49,7 +52,8 @@ export class SlaveServer {
   }
 
   async readMark(dir: BytePath, markKey: string): Promise<Xtime | null> {
-    await this.guard(dir, { followsFinal: true });
+    await this.guard(dir);
+    if (await this.isSymlink(dir)) return null;
     return decodeXtime(await getXattr(absPath(this.root, dir), markKey));
   }
 
@@ -135,15 +139,21 @@ export class SlaveServer {
     await fs.promises.rm(absPath(this.root, rel), { recursive: true, force: true });
   }
 
+  private async isSymlink(rel: BytePath): Promise<boolean> {
+    if (rel === '') return false;
+    const st = await fs.promises.lstat(absPath(this.root, rel)).catch(() => null);
+    return st?.isSymbolicLink() ?? false;
+  }
+
   /**
    * Refuse unsafe paths: not relative, `..`, NUL, and any ancestor that is a symlink (which could
-   * lead out of the root). Entry ops never follow the final component; reads that do (listing a
-   * directory, reading its mark) pass `followsFinal` so a symlink there is refused too.
+   * lead out of the root). Entry ops never follow the final component; list and readMark, which
+   * would, answer "no such directory" for a symlink.
    */
-  async guard(rel: BytePath, { followsFinal = false }: { followsFinal?: boolean } = {}): Promise<void> {
+  async guard(rel: BytePath): Promise<void> {
     const refusal = checkRelPath(rel);
     if (refusal) throw Object.assign(gsyncdError('GSYNCD_ERR_UNSAFE_PATH', `unsafe path refused (${refusal}): ${JSON.stringify(displayPath(String(rel)))}`), { refusal });
-    let dir = followsFinal ? rel : parentOf(rel);
+    let dir = parentOf(rel);
     while (dir !== '') {
       const st = await fs.promises.lstat(absPath(this.root, dir)).catch(() => null);
       if (st?.isSymbolicLink()) {
