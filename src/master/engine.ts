@@ -271,6 +271,23 @@ export class SyncEngine {
     for (const m of diff.changed) {
       const path = joinRel(v.dir, m.name);
       own(path);
+      const was = this.ids.idAt(path);
+      if (m.type === 'file' && was !== undefined && was !== m.id) {
+        // Another object took this name (a swap, a rename over it). The slave's inode here is
+        // the old object's, maybe shared with that object's other names: never write into it.
+        if (this.ids.pathsOf(m.id).some((p) => p !== path) || batch.sentIds.has(m.id)) {
+          // The new object is known elsewhere: replace the name by a rename or link of it.
+          d.deletes.push({ path, type: 'file' });
+          await this.resolveExisting(m, path, batch, v.dir, masterList);
+        } else {
+          // A new object (an editor's save: write a copy, rename it over): a fresh inode, with
+          // the old content as rsync's delta basis.
+          d.data.push({ path, size: m.size, inplace: false });
+          batch.dataBytes += m.size;
+          batch.sentIds.set(m.id, path);
+        }
+        continue;
+      }
       this.addData(batch, path, m);
     }
     for (const m of diff.dirAttrs) {
