@@ -88,6 +88,8 @@ export function continuousChanges(): Change[] {
     { name: 'type swap dir->file', apply: (r) => { fs.rmSync(p(r, 'docs', 'deep', 'new-dir'), { recursive: true }); write(p(r, 'docs', 'deep', 'new-dir'), 7, 31); } },
     // The only name goes away while the object gets two new ones: a rename plus a link, not a copy.
     { name: 'hardlink pair replaces the only name', apply: (r) => { fs.linkSync(p(r, 'script.sh'), p(r, 'linked-a')); fs.linkSync(p(r, 'script.sh'), p(r, 'docs', 'linked-b')); fs.unlinkSync(p(r, 'script.sh')); } },
+    // Two names of different hard-link groups swap objects: neither slave inode may be written in place.
+    { name: 'swap two hard-linked names', apply: (r) => { fs.renameSync(p(r, 'linked-a'), p(r, '.swap')); fs.renameSync(p(r, 'small.txt'), p(r, 'linked-a')); fs.renameSync(p(r, '.swap'), p(r, 'small.txt')); } },
     { name: 'non-utf8 rename', apply: (r) => fs.renameSync(p(r, NON_UTF8), p(r, 'docs', NON_UTF8)) },
   ];
 }
