@@ -134,10 +134,19 @@ const INDEX_FILE = 'index.journal';
 /** An ignore path no real path can be under (a component longer than NAME_MAX): gives each subscription its own watcher. */
 const GENERATION_COMPONENT = `.gsyncd-watch-generation-${'x'.repeat(260)}-`;
 
+/**
+ * Object identity on a plain directory: the inode number, plus the type for non-files. A freed
+ * inode is soon reused (ext4 does it at once): a new directory must not pass for a deleted file
+ * that had its number (it would be "renamed" from that file's old name).
+ */
+export function trackerId(ino: bigint | number, type: string): string {
+  return type === 'file' ? `ino:${ino}` : `ino:${ino}:${type === 'dir' ? 'd' : type === 'symlink' ? 'l' : 'o'}`;
+}
+
 function toMasterEntry(st: RawStat, xtime?: Xtime): MasterEntry {
   const e: MasterEntry = {
     name: st.name, type: st.type, mode: st.mode, uid: st.uid, gid: st.gid, size: st.size,
-    mtimeSec: st.mtimeSec, mtimeNsec: st.mtimeNsec, id: `ino:${st.ino}`, nlink: st.nlink,
+    mtimeSec: st.mtimeSec, mtimeNsec: st.mtimeNsec, id: trackerId(st.ino, st.type), nlink: st.nlink,
     ...(st.target !== undefined ? { target: st.target } : {}),
     ...(xtime ? { xtime } : {}),
   };
@@ -147,7 +156,7 @@ function toMasterEntry(st: RawStat, xtime?: Xtime): MasterEntry {
 /** Index record from what the engine passed when the listing's raw stat is not at hand. */
 function indexedOfMaster(e: MasterEntry): IndexedEntry {
   return {
-    type: e.type, ino: e.id.startsWith('ino:') ? e.id.slice(4) : UNKNOWN, size: e.size,
+    type: e.type, ino: /^ino:\d+/.test(e.id) ? e.id.slice(4).split(':')[0]! : UNKNOWN, size: e.size,
     mtimeNs: (BigInt(e.mtimeSec) * 1_000_000_000n + BigInt(e.mtimeNsec)).toString(),
     ctimeNs: UNKNOWN, mode: e.mode, uid: e.uid, gid: e.gid,
   };
@@ -383,7 +392,7 @@ export class TreeTracker implements MasterSource {
     for (const r of listed ?? []) rawByName.set(r.name, r);
     const recs = entries.map((e) => {
       const r = rawByName.get(e.name);
-      return { name: e.name, rec: r && `ino:${r.ino}` === e.id ? indexedOf(r) : indexedOfMaster(e) };
+      return { name: e.name, rec: r && trackerId(r.ino, r.type) === e.id ? indexedOf(r) : indexedOfMaster(e) };
     });
     // The value handed out before the listing: what the engine stamps the slave with.
     this.index.confirm(dir, recs, this.handed.get(dir) ?? this.handedPrev.get(dir) ?? this.xt.adopt(dir));
