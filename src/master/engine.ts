@@ -408,13 +408,15 @@ export class SyncEngine {
     for (const [op, r] of after) if (!r.ok) fail(opTarget(op), r.message);
     for (const [path, why] of await this.syncDirAttrs(plan.dirs)) fail(path, why);
 
-    // Confirmed: the id map and the master's tracker learn what the slave now holds.
+    // Confirmed: the id map and the master's tracker learn what the slave now holds. Moved
+    // names are forgotten first: a name can be a rename source and hold another object now
+    // (a swap), which the listings below record again.
+    this.ids.deleteSubtrees(d.renames.filter((r) => { const owner = batch.owner.get(r.to); return owner && !owner.failed; }).map((r) => r.from));
     for (const v of batch.visits) {
       if (v.failed || !v.entries) continue;
       for (const e of v.entries) this.ids.set(joinRel(v.dir, e.name), e.id);
       this.master.confirmDir(v.dir, v.entries);
     }
-    this.ids.deleteSubtrees(d.renames.filter((r) => { const owner = batch.owner.get(r.to); return owner && !owner.failed; }).map((r) => r.from));
     for (const v of batch.visits) v.entries = null; // keep memory flat on huge trees
     const entryOps = plan.before.length + plan.after.length;
     report.entryOps += entryOps;
