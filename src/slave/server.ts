@@ -64,10 +64,13 @@ export class SlaveServer {
    */
   async apply(ops: EntryOp[], markKey: string): Promise<OpResult[]> {
     const results: OpResult[] = new Array(ops.length);
+    // Ancestors checked for symlinks, shared by the ops of one wave: no op of a wave changes an
+    // ancestor of another's paths (that would make them related), so the answer holds for it.
+    let checked = new Map<BytePath, Promise<boolean>>();
     const one = async (i: number): Promise<void> => {
       const op = ops[i]!;
       try {
-        for (const p of opPaths(op)) await this.guard(p);
+        for (const p of opPaths(op)) await this.guard(p, checked);
         await this.applyOne(op, markKey);
         results[i] = OK;
       } catch (err) {
@@ -76,6 +79,7 @@ export class SlaveServer {
       }
     };
     for (const wave of independentWaves(ops)) {
+      checked = new Map();
       let next = 0;
       await Promise.all(Array.from({ length: Math.min(APPLY_PARALLELISM, wave.length) }, async () => {
         while (next < wave.length) await one(wave[next++]!);
@@ -100,11 +104,20 @@ export class SlaveServer {
         return;
       }
       case 'rename': {
-        // A directory never replaces a non-directory and vice versa: clear a conflicting target.
-        const [src, dst] = await Promise.all([lstatEntry(this.root, op.from, baseName(op.from)), lstatEntry(this.root, op.to, baseName(op.to))]);
-        if (!src) throw Object.assign(new Error('rename source is gone'), { code: 'ENOENT' });
-        if (dst && (dst.type === 'dir') !== (src.type === 'dir')) await this.purge(op.to);
-        await fs.promises.rename(abs(op.from), abs(op.to));
+        // A directory never replaces a non-directory and vice versa: rename(2) refuses that
+        // (EISDIR, ENOTDIR), then the conflicting target is cleared and the rename retried. One
+        // round trip when nothing is in the way (the usual case).
+        try {
+          await fs.promises.rename(abs(op.from), abs(op.to));
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'EISDIR' && code !== 'ENOTDIR') throw err;
+          const [src, dst] = await Promise.all([lstatEntry(this.root, op.from, baseName(op.from)), lstatEntry(this.root, op.to, baseName(op.to))]);
+          if (!src) throw Object.assign(new Error('rename source is gone'), { code: 'ENOENT' });
+          if (!dst || (dst.type === 'dir') === (src.type === 'dir')) throw err;
+          await this.purge(op.to);
+          await fs.promises.rename(abs(op.from), abs(op.to));
+        }
         return;
       }
       case 'link': {
@@ -114,6 +127,15 @@ export class SlaveServer {
         return;
       }
       case 'delete':
+        if (op.type !== 'dir' && op.path !== '') {
+          // A non-directory goes in one unlink; anything else (a directory after all) is purged.
+          try {
+            await fs.promises.unlink(abs(op.path));
+            return;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+          }
+        }
         await this.purge(op.path);
         return;
       case 'setattr': {
@@ -150,13 +172,17 @@ export class SlaveServer {
    * lead out of the root). Entry ops never follow the final component; list and readMark, which
    * would, answer "no such directory" for a symlink.
    */
-  async guard(rel: BytePath): Promise<void> {
+  async guard(rel: BytePath, checked?: Map<BytePath, Promise<boolean>>): Promise<void> {
     const refusal = checkRelPath(rel);
     if (refusal) throw Object.assign(gsyncdError('GSYNCD_ERR_UNSAFE_PATH', `unsafe path refused (${refusal}): ${JSON.stringify(displayPath(String(rel)))}`), { refusal });
     let dir = parentOf(rel);
     while (dir !== '') {
-      const st = await fs.promises.lstat(absPath(this.root, dir)).catch(() => null);
-      if (st?.isSymbolicLink()) {
+      let isLink = checked?.get(dir);
+      if (!isLink) {
+        isLink = this.isSymlink(dir);
+        checked?.set(dir, isLink);
+      }
+      if (await isLink) {
         throw Object.assign(gsyncdError('GSYNCD_ERR_UNSAFE_PATH', `unsafe path refused (symlink_escape): ${JSON.stringify(displayPath(rel))}`), { refusal: 'symlink_escape' });
       }
       dir = parentOf(dir);
