@@ -61,8 +61,14 @@ export function parkingName(batchTag: string, i: number): BytePath {
 
 export function planBatch(d: Decisions, batchTag: string): BatchPlan {
   const before: EntryOp[] = [];
+  // A rename none of whose paths is related (equal, above, below) to a path of any other
+  // rename, delete, mkdir or link of the batch cannot collide with anything: it goes in one
+  // step, in the unpark phase. The others are parked first (swaps, cycles, chains, renames out
+  // of deleted or renamed directories, into new ones).
+  const direct = independentRenames(d);
   // Deepest sources first: parking `a` before `a/b` would make `a/b` unreachable.
   const parked = d.renames.map((r, i) => ({ ...r, parking: parkingName(batchTag, i) }))
+    .filter((_, i) => !direct.has(i))
     .sort((a, b) => depthOf(b.from) - depthOf(a.from));
   for (const r of parked) before.push({ op: 'rename', from: r.from, to: r.parking });
   // Deepest first so a directory's children go before it (the slave purges recursively anyway).
@@ -76,10 +82,51 @@ export function planBatch(d: Decisions, batchTag: string): BatchPlan {
   // anything is moved into it.
   const targets = [...parked].sort((a, b) => depthOf(a.to) - depthOf(b.to));
   for (const r of targets) before.push({ op: 'rename', from: r.parking, to: r.to });
+  for (const i of direct) before.push({ op: 'rename', from: d.renames[i]!.from, to: d.renames[i]!.to });
   for (const l of d.links) before.push({ op: 'link', existing: l.existing, path: l.path });
 
   const after: EntryOp[] = [];
   for (const l of d.postLinks) after.push({ op: 'link', existing: l.existing, path: l.path });
   const dirs = [...new Set(d.dirAttrs.map((x) => x.path))].sort((a, b) => depthOf(b) - depthOf(a)).map((p) => (p === '' ? '.' : p));
   return { before, data: d.data, after, dirs };
+}
+
+/**
+ * Indices of the renames whose source and target are each unrelated to every path of the
+ * batch's other entry decisions (renames, deletes, mkdirs, links): moving them directly, at any
+ * point of the entry phase, gives what parking them would.
+ */
+function independentRenames(d: Decisions): Set<number> {
+  const out = new Set<number>();
+  if (d.renames.length === 0) return out;
+  // How often each path is named, and how often each is a proper ancestor of a named path
+  // (the root, above everything and never moved, does not count).
+  const named = new Map<BytePath, number>();
+  const above = new Map<BytePath, number>();
+  const add = (p: BytePath) => {
+    named.set(p, (named.get(p) ?? 0) + 1);
+    for (const a of properAncestors(p)) above.set(a, (above.get(a) ?? 0) + 1);
+  };
+  for (const r of d.renames) { add(r.from); add(r.to); }
+  for (const x of d.deletes) add(x.path);
+  for (const m of d.mkdirs) add(m.path);
+  for (const l of d.links) { add(l.existing); add(l.path); }
+  d.renames.forEach((r, i) => {
+    if (r.from === r.to || r.from === '' || r.to === '') return;
+    const own = [r.from, r.to];
+    const ok = own.every((p) => {
+      // Named once (by this rename); above nothing but what this rename names itself.
+      const selfAbove = own.filter((q) => q !== p && properAncestors(q).includes(p)).length;
+      return named.get(p) === 1 && (above.get(p) ?? 0) === selfAbove && properAncestors(p).every((a) => !named.has(a));
+    });
+    if (ok) out.add(i);
+  });
+  return out;
+}
+
+/** Proper ancestors of a relative path, the root excluded. */
+function properAncestors(p: BytePath): BytePath[] {
+  const out: BytePath[] = [];
+  for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) out.push(p.slice(0, i));
+  return out;
 }

@@ -33,14 +33,22 @@ const decisionsArb: fc.Arbitrary<Decisions> = fc.record({
 const tagArb = fc.stringMatching(/^[0-9a-z]{1,8}$/);
 
 const isParked = (p: string) => baseName(p).startsWith('.gsyncd-rename-');
-function split(plan: BatchPlan, d: Decisions) {
-  const n = d.renames.length;
+function split(plan: BatchPlan, _d: Decisions) {
   return {
-    park: plan.before.slice(0, n),
+    park: plan.before.filter((o) => o.op === 'rename' && isParked(o.to)),
     deletes: plan.before.filter((o) => o.op === 'delete'),
     mkdirs: plan.before.filter((o) => o.op === 'mkdir'),
     unpark: plan.before.filter((o) => o.op === 'rename' && isParked(o.from)),
+    direct: plan.before.filter((o) => o.op === 'rename' && !isParked(o.from) && !isParked(o.to)),
   };
+}
+
+/** Every path a decision names for an entry op (renames, deletes, mkdirs, links). */
+function entryPaths(d: Decisions, skipRename?: number): string[] {
+  return [
+    ...d.renames.flatMap((r, i) => (i === skipRename ? [] : [r.from, r.to])),
+    ...d.deletes.map((x) => x.path), ...d.mkdirs.map((m) => m.path), ...d.links.flatMap((l) => [l.existing, l.path]),
+  ];
 }
 
 describe('parkingName', () => {
@@ -74,15 +82,16 @@ describe('planBatch: examples', () => {
     d.data.push({ path: 'f', size: 3, inplace: false });
     d.mkdirs.push({ path: 'm', entry: dirEntry('m', { mode: 0o700, uid: 7, gid: 8 }) });
     d.deletes.push({ path: 'gone', type: 'file' });
-    d.renames.push({ from: 'r0', to: 'r1' });
-    assert.equal(decisionCount(d), 6);
+    d.renames.push({ from: 'r0', to: 'm/r1' }, { from: 'x', to: 'y' });
+    assert.equal(decisionCount(d), 7);
     const plan = planBatch(d, 'T');
     const park = parkingName('T', 0);
     assert.deepEqual(plan.before, [
       { op: 'rename', from: 'r0', to: park },
       { op: 'delete', path: 'gone', type: 'file' },
       { op: 'mkdir', path: 'm', mode: 0o700, uid: 7, gid: 8 },
-      { op: 'rename', from: park, to: 'r1' },
+      { op: 'rename', from: park, to: 'm/r1' }, // into a new directory: parked
+      { op: 'rename', from: 'x', to: 'y' }, // related to nothing else: in one step
       { op: 'link', existing: 'l0', path: 'l1' },
     ]);
     assert.deepEqual(plan.data, d.data);
@@ -117,7 +126,9 @@ describe('planBatch: order invariants (properties)', () => {
   it('every decision becomes exactly the expected ops, in the right half', () => {
     fc.assert(fc.property(decisionsArb, tagArb, (d, tag) => {
       const plan = planBatch(d, tag);
-      assert.equal(plan.before.length, 2 * d.renames.length + d.deletes.length + d.mkdirs.length + d.links.length);
+      const { park, direct } = split(plan, d);
+      assert.equal(park.length + direct.length, d.renames.length);
+      assert.equal(plan.before.length, 2 * park.length + direct.length + d.deletes.length + d.mkdirs.length + d.links.length);
       assert.equal(plan.after.length, d.postLinks.length);
       assert.deepEqual(plan.data, d.data);
       assert.ok(!plan.before.some((o) => o.op === 'setattr' || o.op === 'mark'), 'no setattr before data');
@@ -144,15 +155,22 @@ describe('planBatch: order invariants (properties)', () => {
     }), { numRuns: 1000 });
   });
 
-  it('each rename is split into a park and an unpark through a unique parking name, park first', () => {
+  it('each rename is split into a park and an unpark through a unique parking name, park first, unless it is related to no other entry decision', () => {
     fc.assert(fc.property(decisionsArb, tagArb, (d, tag) => {
       const plan = planBatch(d, tag);
-      const { park, unpark } = split(plan, d);
-      assert.equal(park.length, d.renames.length);
-      assert.equal(unpark.length, d.renames.length);
+      const { park, unpark, direct } = split(plan, d);
+      assert.equal(park.length + direct.length, d.renames.length);
+      assert.equal(unpark.length, park.length);
       const parkedNames = park.map((o) => (o as { to: string }).to);
       assert.equal(new Set(parkedNames).size, parkedNames.length, 'parking names unique');
-      d.renames.forEach((r) => {
+      d.renames.forEach((r, i) => {
+        const unrelated = r.from !== r.to && entryPaths(d, i).every((q) => [r.from, r.to].every((p) => !isWithin(p, q) && !isWithin(q, p)));
+        const one = direct.filter((o) => o.op === 'rename' && o.from === r.from && o.to === r.to);
+        if (unrelated && r.from !== '' && r.to !== '' && !isWithin(r.to, r.from) && !isWithin(r.from, r.to)) {
+          assert.equal(one.length, 1, `unrelated rename ${r.from} -> ${r.to} goes in one step`);
+          return;
+        }
+        assert.equal(one.length, 0, `rename ${r.from} -> ${r.to} related to another decision is parked`);
         const p = park.find((o) => o.op === 'rename' && o.from === r.from)!;
         assert.ok(p, 'every rename source is parked');
         assert.equal(parentOf(p.to), '', 'parked at the root');
