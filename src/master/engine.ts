@@ -115,6 +115,8 @@ export class SyncEngine {
    * already matches in size, mtime, mode and owner is only moved, not re-checked by rsync.
    */
   private slaveExtras = new Map<BytePath, SlaveEntry>();
+  /** Slave paths a rename of this pass moved away (confirmed): nothing is left there to delete. */
+  private movedAway = new Set<BytePath>();
 
   constructor(
     private readonly master: MasterSource,
@@ -154,6 +156,7 @@ export class SyncEngine {
     }
 
     this.slaveExtras = new Map();
+    this.movedAway = new Set();
     const rootVisit: Visit = { dir: '', xtime: rootX, entry: await this.master.lookup(''), parent: null, needsFlush: false, entries: null, changed: false, failed: false, incomplete: false };
     const all: Visit[] = [];
     const deferred: Deferred[] = [];
@@ -385,7 +388,10 @@ export class SyncEngine {
     const before = await this.applyOps(plan.before);
     const resend: DataItem[] = [];
     before.forEach(([op, r]) => {
-      if (r.ok) return;
+      if (r.ok) {
+        if (op.op === 'rename' && !op.from.startsWith('.gsyncd-rename-')) this.movedAway.add(op.from);
+        return;
+      }
       // A rename/link source that is gone (stale id map) falls back to sending the data.
       if ((op.op === 'rename' || op.op === 'link') && r.errno === 'ENOENT') {
         const target = op.op === 'rename' ? op.to : op.path;
@@ -492,9 +498,10 @@ export class SyncEngine {
   }
 
   private async applyDeferredDeletes(deferred: Deferred[], report: { entryOps: number; failures: string[] }): Promise<void> {
+    // A name a rename of this pass already moved away is not there any more (nothing of this
+    // pass puts anything at a name the master lacks): no delete needed.
+    deferred = deferred.filter((x) => !this.movedAway.has(x.path));
     if (deferred.length === 0) return;
-    // A name a rename of this pass already moved away is not there any more; the slave answers
-    // ENOENT-free for absent paths (delete is idempotent), so no filtering is needed.
     const ops: EntryOp[] = deferred.map((x) => ({ op: 'delete', path: x.path, type: x.type }));
     const results = await this.applyOps(ops);
     report.entryOps += ops.length;
