@@ -312,6 +312,12 @@ export class SyncEngine {
    */
   private async resolveExisting(m: MasterEntry, path: BytePath, batch: Batch, dir: BytePath, listing: readonly MasterEntry[]): Promise<BytePath | null> {
     const d = batch.decisions;
+    // A symlink (or fifo, device) carries no data: created afresh, never renamed or linked. That
+    // also sidesteps hard links to symlinks, which rsync would otherwise have to recreate.
+    if (m.type !== 'file' && m.type !== 'dir') {
+      this.addData(batch, path, m);
+      return null;
+    }
     let byName: Map<BytePath, MasterEntry> | undefined;
     for (const p of this.ids.pathsOf(m.id)) {
       if (p === path || batch.renamed.has(p)) continue;
