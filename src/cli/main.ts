@@ -2,7 +2,7 @@
 // (master) or serve one (--slave). Every failure becomes one `gsyncd: …` line and an exit status.
 import { writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { describeError, exitCodeOf, gsyncdError } from '../core/errors.js';
+import { describeError, exitCodeMeaning, exitCodeOf, gsyncdError, isGsyncdError } from '../core/errors.js';
 import { runMaster } from '../master/run.js';
 import { runSlave } from '../slave/run.js';
 import { canonicalizeEscapeUrl, canonicalizeUrl, checkPair, normalizeUrl, parseUrl, quotePlus, volumeOf, type ResourceUrl } from '../url/url.js';
@@ -125,16 +125,53 @@ async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
       return 0;
     case 'config':
       return configOperation(action.op, args, io);
-    case 'slave': {
-      const [root] = args.positionals.map(parseUrl) as [ResourceUrl];
-      return io.runSlave(await resolveFor(args, [root], io, false), root);
-    }
-    case 'session': {
-      const [master, slave] = args.positionals.map(parseUrl) as [ResourceUrl, ResourceUrl];
-      checkPair(master, slave);
-      return io.runMaster(await resolveFor(args, [master, slave], io, false), master, slave);
-    }
+    case 'slave':
+      return reportingTo(errorFileOf(args, io), async (found) => {
+        const [root] = args.positionals.map(parseUrl) as [ResourceUrl];
+        const opts = await resolveFor(args, [root], io, false);
+        found(opts.get('error-file'));
+        return io.runSlave(opts, root);
+      });
+    case 'session':
+      return reportingTo(errorFileOf(args, io), async (found) => {
+        const [master, slave] = args.positionals.map(parseUrl) as [ResourceUrl, ResourceUrl];
+        checkPair(master, slave);
+        const opts = await resolveFor(args, [master, slave], io, false);
+        found(opts.get('error-file'));
+        return io.runMaster(opts, master, slave);
+      });
   }
+}
+
+/** --error-file as known before the config file is read (flag, then environment). */
+function errorFileOf(args: ParsedArgs, io: CliIo): string {
+  const flag = args.tunables.get('error-file')?.value;
+  const file = typeof flag === 'string' ? flag : io.env['GSYNCD_ERROR_FILE'] ?? '';
+  return file === '' ? '' : resolvePath(io.cwd, file);
+}
+
+/**
+ * Run a session; on a non-zero exit write `GSYNCD_ERR_<CODE>: <message>` to --error-file (e.g.
+ * /dev/termination-log, so `kubectl describe` shows why). `found` updates the file once the
+ * config file is read; errors before that go to the one given by flag or environment.
+ */
+async function reportingTo(initial: string, run: (found: (file: string) => void) => Promise<number>): Promise<number> {
+  let file = initial;
+  const write = async (line: string) => {
+    if (file) await writeFile(file, `${line}\n`).catch(() => undefined); // never mask the real failure
+  };
+  try {
+    const code = await run((f) => { file = f; });
+    if (code !== 0) await write(`GSYNCD_ERR_EXIT: gsyncd stopped with exit status ${code}: ${exitMeaning(code)}`);
+    return code;
+  } catch (err) {
+    await write(`${isGsyncdError(err) ? err.code : 'GSYNCD_ERR_INTERNAL'}: ${describeError(err)}`);
+    throw err;
+  }
+}
+
+function exitMeaning(code: number): string {
+  return (exitCodeMeaning as Record<number, string>)[code] ?? 'see the log';
 }
 
 async function printUrl(url: ResourceUrl, form: UrlForm): Promise<string> {

@@ -111,7 +111,7 @@ export const tunables = [
     help: 'least severe level logged (case-insensitive)' },
   { name: 'log-format', type: 'enum', choices: ['json', 'pretty'], default: 'json', mode: 'both', effective: false, planned: 'observe',
     help: 'NDJSON, or pretty for development' },
-  { name: 'error-file', type: 'string', default: '', metavar: 'FILE', path: true, mode: 'both', effective: false, planned: 'observe',
+  { name: 'error-file', type: 'string', default: '', metavar: 'FILE', path: true, mode: 'both', effective: true,
     help: 'on a non-zero exit write GSYNCD_ERR_<CODE>: <message> here' },
   // ── GlusterFS master ──
   { name: 'gluster-command-dir', type: 'string', default: '', metavar: 'DIR', mode: 'master', effective: true,

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { controlOptions } from '../../../src/cli/control-options.js';
+import { main } from '../../../src/cli/main.js';
 import { tunables } from '../../../src/cli/options.js';
 import { runCli, withTempDir } from './harness.js';
 
@@ -172,4 +173,35 @@ describe('--help and --version', () => {
   it('version', async () => {
     assert.match((await runCli(['--version'])).stdout, /^gsyncd \d+\.\d+\.\d+\n$/);
   });
+});
+
+describe('--error-file: the reason of a non-zero exit, one line', () => {
+  const quiet = { stderr: () => {}, env: {}, defaultConfigFile: '/nonexistent/x' };
+
+  it('a thrown error: its code and message', () => withTempDir(async (dir) => {
+    const file = join(dir, 'termination-log');
+    const code = await main(['--error-file', file, ...session], { ...quiet, runMaster: async () => { throw new Error('boom'); } });
+    assert.equal(code, 1);
+    assert.equal(await readFile(file, 'utf8'), 'GSYNCD_ERR_INTERNAL: boom\n');
+  }));
+
+  it('a bad URL, before any config is read: the usage error', () => withTempDir(async (dir) => {
+    const file = join(dir, 'termination-log');
+    const code = await main([':pop', 'ssh://'], { ...quiet, env: { GSYNCD_ERROR_FILE: file } });
+    assert.equal(code, 64);
+    assert.match(await readFile(file, 'utf8'), /^GSYNCD_ERR_BAD_URL: .+\n$/);
+  }));
+
+  it('a non-zero status without an error (a halt, --max-failures): the status and its meaning', () => withTempDir(async (dir) => {
+    const file = join(dir, 'termination-log');
+    const code = await main(['--error-file', file, ...session], { ...quiet, runMaster: async () => 69 });
+    assert.equal(code, 69);
+    assert.match(await readFile(file, 'utf8'), /^GSYNCD_ERR_EXIT: gsyncd stopped with exit status 69: slave unavailable/);
+  }));
+
+  it('success writes nothing', () => withTempDir(async (dir) => {
+    const file = join(dir, 'termination-log');
+    assert.equal(await main(['--error-file', file, ...session], { ...quiet, runMaster: async () => 0 }), 0);
+    await assert.rejects(readFile(file, 'utf8'), { code: 'ENOENT' });
+  }));
 });
