@@ -9,7 +9,7 @@
 // is part of what this checks (an id map keyed by inode must not mistake a new object for an
 // old one).
 //
-// The same on a GlusterFS volume master (fewer rounds: every operation is a FUSE round trip).
+// The same with a GlusterFS volume as master, and as slave (fewer rounds: FUSE round trips).
 // Directory mtimes are not compared here: a known, data-free discrepancy remains in rare
 // sequences (a directory's mtime is occasionally left at the time of the sync).
 import assert from 'node:assert/strict';
@@ -84,6 +84,8 @@ interface FuzzTarget {
   readonly masterUrl: string;
   /** Entries at the root not to compare (the aux mount's `.gfid`). */
   readonly ignoreRoot?: string[];
+  /** The slave: where the test reads it, and its URL (default: a fresh directory). */
+  readonly slave?: { readonly dir: string; readonly url: string };
   /** gsyncd runs allowed per round: GlusterFS's marker propagates xtimes asynchronously, so a
    *  change may be seen one run later (never not at all). */
   readonly runsPerRound: number;
@@ -91,10 +93,11 @@ interface FuzzTarget {
 
 async function fuzzSeed(seed: number, rounds: number, workDir: string, target: FuzzTarget, log: (m: string) => void): Promise<void> {
   const { master } = target;
-  const slave = path.join(workDir, `s${seed}`);
+  const slave = target.slave?.dir ?? path.join(workDir, `s${seed}`);
+  const slaveUrl = target.slave?.url ?? slave;
   const state = path.join(workDir, `st${seed}`);
   fs.mkdirSync(path.join(master, '.keep'), { recursive: true });
-  fs.mkdirSync(slave);
+  if (!target.slave) fs.mkdirSync(slave);
   const rnd = prng(seed);
   const ops = randomOps(Buffer.from(master), rnd);
   for (let round = 0; round < rounds; round++) {
@@ -106,7 +109,7 @@ async function fuzzSeed(seed: number, rounds: number, workDir: string, target: F
     let r = { code: 0 as number | null, stdout: '', stderr: '' };
     let diffs: string[] = [];
     for (let run = 0; run < target.runsPerRound; run++) {
-      r = await gsyncd(['--once', '--state-dir', state, '--log-level', 'warn', target.masterUrl, slave], { timeoutMs: 120_000 });
+      r = await gsyncd(['--once', '--state-dir', state, '--log-level', 'warn', target.masterUrl, slaveUrl], { timeoutMs: 120_000 });
       diffs = compareTrees(master, slave, { dirTimes: false, ignoreRoot: target.ignoreRoot });
       if (r.code !== 0 || diffs.length === 0) break;
     }
@@ -140,5 +143,19 @@ test('random tree operations, GlusterFS volume → directory: the slave equals t
     const vol = await createVolume({ cleanup: stack });
     const master = await vol.fuseMount();
     await fuzzSeed(seed, 15, work, { master, masterUrl: `:${vol.name}`, ignoreRoot: ['.gfid'], runsPerRound: 3 }, (m) => t.diagnostic(m));
+  }
+});
+
+test('random tree operations, directory → GlusterFS volume slave: the slave equals the master after every round', { timeout: 600_000 }, async (t) => {
+  requireRoot();
+  requireTools(['rsync', 'gluster', 'glusterfs']);
+  const stack = testCleanup(t);
+  const work = await tmpDir('fuzz-tree-gslave', stack);
+  const seeds = (process.env['FUZZ_TREE_SEEDS'] ?? '41,42,43').split(',').map(Number);
+  for (const seed of seeds) {
+    const vol = await createVolume({ cleanup: stack });
+    const view = await vol.fuseMount();
+    const master = path.join(work, `m${seed}`);
+    await fuzzSeed(seed, 15, work, { master, masterUrl: master, ignoreRoot: ['.gfid'], slave: { dir: view, url: `:${vol.name}` }, runsPerRound: 1 }, (m) => t.diagnostic(m));
   }
 });
