@@ -13,7 +13,7 @@ import path from 'node:path';
 import { CleanupStack, requireRoot, requireTools } from '../test/support/proc.js';
 import { BENCH_BASE, GSYNCD_JS, log, machineInfo, reapStaleBenchRuns, REPO, setupGeoRepKeys, setupGlusterd, setupRootSsh, type SshSetup } from './env.js';
 import { haveStrace } from './measure.js';
-import { cpPeer, georepPeer, gsyncdPeer, lsyncdPeer, rsyncPeer, type Peer } from './peers.js';
+import { cpPeer, georepPeer, gsyncdPeer, lsyncdPeer, rsyncPeer, rsyncSshPeer, type Peer } from './peers.js';
 import { metricLine, Results, verdicts, verdictTable, type Figure } from './report.js';
 import { FULL, QUICK, WORKLOADS, type Sizes } from './workloads.js';
 
@@ -44,7 +44,7 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-const ALL_PEERS = ['gsyncd', 'gsyncd-local', 'georep', 'lsyncd', 'rsync', 'cp'];
+const ALL_PEERS = ['gsyncd', 'gsyncd-local', 'georep', 'lsyncd', 'rsync', 'rsync-ssh', 'cp'];
 
 function makePeer(id: string, ssh: SshSetup): Peer {
   switch (id) {
@@ -58,6 +58,8 @@ function makePeer(id: string, ssh: SshSetup): Peer {
       return lsyncdPeer(ssh);
     case 'rsync':
       return rsyncPeer();
+    case 'rsync-ssh':
+      return rsyncSshPeer(ssh);
     case 'cp':
       return cpPeer();
     default:
@@ -211,7 +213,7 @@ async function main(): Promise<number> {
 }
 
 function makePeerLabel(id: string): string {
-  return ({ gsyncd: 'gsyncd (ssh)', 'gsyncd-local': 'gsyncd (local)', georep: 'geo-rep', lsyncd: 'lsyncd', rsync: 'rsync -a', cp: 'cp -a' } as Record<string, string>)[id] ?? id;
+  return ({ gsyncd: 'gsyncd (ssh)', 'gsyncd-local': 'gsyncd (local)', georep: 'geo-rep', lsyncd: 'lsyncd', rsync: 'rsync -a', 'rsync-ssh': 'rsync -a -e ssh', cp: 'cp -a' } as Record<string, string>)[id] ?? id;
 }
 
 main().then(

@@ -1,7 +1,8 @@
 // The peers compared: gsyncd (gluster master -> gluster slave over ssh, the target setup), gsyncd
 // locally (:M :S), real geo-replication (M -> localhost::S), lsyncd (inotify on the master FUSE
 // mount, default.rsyncssh to the slave FUSE mount over ssh), and the raw copies rsync -a / cp -a
-// from a master FUSE mount onto the slave FUSE mount (the physical limit).
+// from a master FUSE mount onto the slave FUSE mount (the physical limit), and rsync -a -e ssh
+// to localhost onto the same mount (what gsyncd over ssh is compared with).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -385,6 +386,22 @@ export function rsyncPeer(): BatchPeer {
     canDelete: true,
     async copy(src, dst, o) {
       const r = await timedCopy('rsync', ['-a', '--stats', ...(o.del ? ['--delete'] : []), `${src}/`, `${dst}/`], o);
+      const m = /Total bytes sent:\s*([\d,.]+)/.exec(r.stdout);
+      return { seconds: r.seconds, peakRssKb: r.peakRssKb, bytesSent: m ? Number(m[1]!.replace(/[,.]/g, '')) : null };
+    },
+  };
+}
+
+/** Raw `rsync -a -e ssh` to localhost onto the slave mount: what gsyncd over ssh is compared with. */
+export function rsyncSshPeer(ssh: SshSetup): BatchPeer {
+  return {
+    kind: 'batch',
+    id: 'rsync-ssh',
+    label: 'rsync -a -e ssh',
+    canDelete: true,
+    async copy(src, dst, o) {
+      const rsh = `ssh -i ${ssh.identity} -o BatchMode=yes -o StrictHostKeyChecking=no`;
+      const r = await timedCopy('rsync', ['-a', '--stats', '-e', rsh, ...(o.del ? ['--delete'] : []), `${src}/`, `localhost:${dst}/`], o);
       const m = /Total bytes sent:\s*([\d,.]+)/.exec(r.stdout);
       return { seconds: r.seconds, peakRssKb: r.peakRssKb, bytesSent: m ? Number(m[1]!.replace(/[,.]/g, '')) : null };
     },

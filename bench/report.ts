@@ -74,7 +74,7 @@ export class Results {
   }
 
   /** Markdown: one row per figure, one column per peer, then gsyncd's ratios to the others. */
-  table(peers: readonly PeerCol[], subject = 'gsyncd', against = ['georep', 'lsyncd', 'rsync']): string {
+  table(peers: readonly PeerCol[], subject = 'gsyncd', against = ['georep', 'lsyncd', 'rsync', 'rsync-ssh']): string {
     const others = against.filter((a) => peers.some((p) => p.id === a) && a !== subject);
     const label = (id: string) => peers.find((p) => p.id === id)?.label ?? id;
     const head = ['figure', 'unit', ...peers.map((p) => p.label), ...others.map((o) => `${label(subject)} ÷ ${label(o)}`)];

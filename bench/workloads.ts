@@ -228,7 +228,7 @@ const wlA: Workload = {
     { name: 'end_to_end', unit: 's' },
     { name: 'rss_peak', unit: 'MB' },
     ...(p.kind === 'continuous' ? [{ name: 'rss_peak_proc', unit: 'MB' }] : []),
-    ...(p.id.startsWith('gsyncd') || p.id === 'rsync' ? [{ name: 'bytes_sent', unit: 'B' }] : []),
+    ...(p.id.startsWith('gsyncd') || p.id.startsWith('rsync') ? [{ name: 'bytes_sent', unit: 'B' }] : []),
   ],
   timeoutSec: (s) => (s.quick ? 450 : 1800),
   async run(ctx) {
@@ -247,7 +247,7 @@ const wlB: Workload = {
     { name: 'rate', unit: 'MiB/s' },
     { name: 'rss_peak', unit: 'MB' },
     ...(p.kind === 'continuous' ? [{ name: 'rss_peak_proc', unit: 'MB' }] : []),
-    ...(p.id.startsWith('gsyncd') || p.id === 'rsync' ? [{ name: 'bytes_sent', unit: 'B' }] : []),
+    ...(p.id.startsWith('gsyncd') || p.id.startsWith('rsync') ? [{ name: 'bytes_sent', unit: 'B' }] : []),
   ],
   timeoutSec: (s) => (s.quick ? 450 : 1500),
   async run(ctx) {
@@ -316,7 +316,7 @@ const wlD: Workload = {
   title: 'renamed directory, individual renames, deletes',
   metrics: (p) => {
     if (p.kind === 'batch' && !p.canDelete) return [];
-    const bytes = p.id.startsWith('gsyncd') || p.id === 'rsync';
+    const bytes = p.id.startsWith('gsyncd') || p.id.startsWith('rsync');
     return [
       { name: 'rename_dir', unit: 's' },
       ...(bytes ? [{ name: 'rename_dir_bytes_sent', unit: 'B' }] : []),
