@@ -31,8 +31,13 @@ function sameKind(m: MasterEntry, s: SlaveEntry): boolean {
  * `slave` null means the slave has no such directory yet (everything is missing).
  * A subdirectory without a master xtime (plain directories are always tracked, so this only
  * happens on a gluster volume whose marker has not stamped it yet) is visited to be safe.
+ * `since`: the directory's stime (what its slave mark says was synced). An entry whose change
+ * time is newer changed after that even if size, times, mode and owner agree (an extended
+ * attribute or ACL): it is sent again, which rsync turns into an attribute update.
  */
-export function diffDirectory(dir: BytePath, master: MasterEntry[], slave: SlaveEntry[] | null): DirDiff {
+export function diffDirectory(dir: BytePath, master: MasterEntry[], slave: SlaveEntry[] | null, since: Xtime | null = null): DirDiff {
+  // Never synced (no mark): nothing to be newer than; the comparison above decides alone.
+  const changedSince = (m: MasterEntry) => since !== null && since.sec >= 0 && m.ctimeNs !== undefined && ctimeAfter(m.ctimeNs, since);
   const slaveByName = new Map<BytePath, SlaveEntry>();
   for (const s of slave ?? []) slaveByName.set(s.name, s);
   const missing: MasterEntry[] = [];
@@ -49,7 +54,7 @@ export function diffDirectory(dir: BytePath, master: MasterEntry[], slave: Slave
     }
     matched.add(m.name);
     if (m.type === 'dir') {
-      if (attrsDiffer(m, s) || dataDiffersForDir(m, s)) dirAttrs.push(m);
+      if (attrsDiffer(m, s) || dataDiffersForDir(m, s) || changedSince(m)) dirAttrs.push(m);
       const stime = s.mark ?? URXTIME;
       if (m.xtime && xtimeNewer(stime, m.xtime)) {
         markAhead.push(m);
@@ -57,12 +62,17 @@ export function diffDirectory(dir: BytePath, master: MasterEntry[], slave: Slave
       } else if (!m.xtime || xtimeNewer(m.xtime, stime)) {
         descend.push({ entry: m, stime });
       }
-    } else if (dataDiffers(m, s) || attrsDiffer(m, s)) {
+    } else if (dataDiffers(m, s) || attrsDiffer(m, s) || (m.type !== 'symlink' && changedSince(m))) {
       changed.push(m);
     }
   }
   const extra = (slave ?? []).filter((s) => !matched.has(s.name));
   return { dir, missing, extra, changed, dirAttrs, descend, markAhead, scanned: master.length };
+}
+
+/** ctime (ns) strictly after an xtime (s, µs): compared at µs, the xtime's resolution. */
+export function ctimeAfter(ctimeNs: bigint, x: Xtime): boolean {
+  return ctimeNs / 1000n > BigInt(x.sec) * 1_000_000n + BigInt(x.usec);
 }
 
 function dataDiffersForDir(m: MasterEntry, s: SlaveEntry): boolean {

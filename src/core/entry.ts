@@ -24,6 +24,9 @@ export interface MasterEntry extends EntryStat {
   readonly nlink: number;
   /** Directory xtime (subtree change time); absent for non-directories. */
   readonly xtime?: Xtime;
+  /** Change time (ns since the epoch) when the source knows it: an attribute-only change
+   *  (xattr, ACL) moves nothing else. */
+  readonly ctimeNs?: bigint;
 }
 
 export interface SlaveEntry extends EntryStat {

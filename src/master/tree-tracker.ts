@@ -146,7 +146,7 @@ export function trackerId(ino: bigint | number, type: string): string {
 function toMasterEntry(st: RawStat, xtime?: Xtime): MasterEntry {
   const e: MasterEntry = {
     name: st.name, type: st.type, mode: st.mode, uid: st.uid, gid: st.gid, size: st.size,
-    mtimeSec: st.mtimeSec, mtimeNsec: st.mtimeNsec, id: trackerId(st.ino, st.type), nlink: st.nlink,
+    mtimeSec: st.mtimeSec, mtimeNsec: st.mtimeNsec, id: trackerId(st.ino, st.type), nlink: st.nlink, ctimeNs: st.ctimeNs,
     ...(st.target !== undefined ? { target: st.target } : {}),
     ...(xtime ? { xtime } : {}),
   };

@@ -375,3 +375,27 @@ describe('diffDirectory: properties', () => {
     }), { numRuns: 500 });
   });
 });
+
+describe('diffDirectory: changes only the change time shows (xattrs, ACLs)', () => {
+  const since = X(1_700_000_100, 500);
+  const ns = (sec: number, usec: number) => BigInt(sec) * 1_000_000_000n + BigInt(usec) * 1000n;
+  it('a file or directory changed after the stime is sent again although its stat agrees', () => {
+    const f = m('f', 'file', { ctimeNs: ns(1_700_000_100, 501) });
+    const d = m('d', 'dir', { ctimeNs: ns(1_700_000_200, 0) });
+    const r = diffDirectory('', [f, d], [s(f), s(d)], since);
+    assert.deepEqual(names(r.changed), ['f']);
+    assert.deepEqual(names(r.dirAttrs), ['d']);
+  });
+  it('not when the change is not newer than the stime (same µs included), nor for symlinks', () => {
+    const f = m('f', 'file', { ctimeNs: ns(1_700_000_100, 500) + 999n });
+    const l = m('l', 'symlink', { ctimeNs: ns(1_800_000_000, 0) });
+    const r = diffDirectory('', [f, l], [s(f), s(l)], since);
+    assert.deepEqual(r.changed, []);
+  });
+  it('not without a stime (never synced, or unknown): the stat comparison decides alone', () => {
+    const f = m('f', 'file', { ctimeNs: ns(1_800_000_000, 0) });
+    assert.deepEqual(diffDirectory('', [f], [s(f)], URXTIME).changed, []);
+    assert.deepEqual(diffDirectory('', [f], [s(f)], null).changed, []);
+    assert.deepEqual(diffDirectory('', [f], [s(f)]).changed, []);
+  });
+});
