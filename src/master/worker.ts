@@ -188,6 +188,8 @@ export class Worker {
     this.setState('active', true);
     let passes = 0;
     let failedPasses = 0;
+    /** Passes in a row with failures: the pause before the next one grows with it. */
+    let backoff = 0;
     let errors = 0;
     while (!this.stopping) {
       const t0 = Date.now();
@@ -236,16 +238,25 @@ export class Worker {
         failedPasses = 0;
       } else if (!report.idle) {
         failedPasses++;
-        const msg = report.failures.length ? report.failures.slice(0, 5).join('; ') : 'pass incomplete';
-        this.state.lastError = { message: msg, at: new Date().toISOString() };
-        this.log.warn({ failures: report.failures.length, sample: report.failures.slice(0, 5) }, 'pass incomplete: what failed stays unmarked and is retried');
+        if (report.failures.length > 0) {
+          backoff++;
+          this.state.lastError = { message: report.failures.slice(0, 5).join('; '), at: new Date().toISOString() };
+          this.log.warn({ failures: report.failures.length, sample: report.failures.slice(0, 5) }, 'pass incomplete: what failed stays unmarked and is retried');
+        } else {
+          // Nothing failed: directories were renamed or removed while the pass listed them (a
+          // busy master). Their parents stay unmarked; the next pass, without backing off,
+          // finds where they went.
+          backoff = 0;
+          this.log.info({ event: 'pass.incomplete', dirsVisited: report.dirsVisited }, 'pass incomplete: directories changed while being listed; running again');
+        }
       }
+      if (report.complete) backoff = 0;
       this.hooks.onPass?.(report, this.state.syncedUpTo);
       if (!report.idle) this.recordPass(report);
       if (this.cfg.once && (report.complete || failedPasses > this.cfg.maxPassRetries)) break;
       if (this.cfg.turns > 0 && passes >= this.cfg.turns) break;
       this.setCrawl('idle');
-      await this.pause(failedPasses ? Math.min(30_000, this.cfg.changeIntervalMs * 2 ** failedPasses) : this.cfg.changeIntervalMs);
+      await this.pause(backoff ? Math.min(30_000, this.cfg.changeIntervalMs * 2 ** backoff) : this.cfg.changeIntervalMs);
       if (Date.now() - markReadAt >= this.cfg.slaveMarkRefreshMs) {
         const fresh = await this.slave.readMark('', markKey);
         markReadAt = Date.now();
