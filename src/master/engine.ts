@@ -3,7 +3,7 @@
 // slave confirmed everything below a directory stamp it with the xtime read *before* its listing.
 // A crash at any point leaves marks stale, so the next pass revisits exactly what is unconfirmed.
 import { displayPath, joinRel, parentOf, type BytePath } from '../core/bytepath.js';
-import { diffDirectory } from '../core/diff.js';
+import { diffDirectory, type DirDiff } from '../core/diff.js';
 import { attrsDiffer, dataDiffers, type EntryType, type MasterEntry, type SlaveEntry } from '../core/entry.js';
 import type { IdMap } from '../core/id-map.js';
 import type { EntryOp, OpResult } from '../core/ops.js';
@@ -69,6 +69,8 @@ interface Visit {
   readonly dir: BytePath;
   /** Xtime read before this directory was listed (from the parent's listing); null = unknown. */
   readonly xtime: Xtime | null;
+  /** Its slave mark when the parent was listed (what was synced); null = none or not trusted. */
+  readonly stime: Xtime | null;
   /** The directory's own master stat (for its attributes after its children changed). */
   entry: MasterEntry | null;
   readonly parent: Visit | null;
@@ -157,7 +159,8 @@ export class SyncEngine {
 
     this.slaveExtras = new Map();
     this.movedAway = new Set();
-    const rootVisit: Visit = { dir: '', xtime: rootX, entry: await this.master.lookup(''), parent: null, needsFlush: false, entries: null, changed: false, failed: false, incomplete: false };
+    const rootStime = slaveRootMark && !xtimeNewer(slaveRootMark, rootX) ? slaveRootMark : null;
+    const rootVisit: Visit = { dir: '', xtime: rootX, stime: rootStime, entry: await this.master.lookup(''), parent: null, needsFlush: false, entries: null, changed: false, failed: false, incomplete: false };
     const all: Visit[] = [];
     const deferred: Deferred[] = [];
     const stack: Visit[] = [rootVisit];
@@ -235,7 +238,8 @@ export class SyncEngine {
     this.events.onScanned?.(masterList.length);
     v.entries = masterList;
     batch.visits.push(v);
-    const diff = diffDirectory(v.dir, masterList, slaveList);
+    const diff = diffDirectory(v.dir, masterList, slaveList, v.stime);
+    const attrOnly = await this.attributeOnlyChanges(v, diff, masterList);
     for (const m of diff.markAhead) {
       this.log.error({ dir: displayPath(joinRel(v.dir, m.name)) }, 'slave mark is newer than the master xtime: resyncing this directory');
     }
@@ -271,6 +275,15 @@ export class SyncEngine {
         children.push(this.child(v, m, !!renamedFrom));
       }
     }
+    if (attrOnly) {
+      // The directory's own attributes may be what changed: they are set again at the flush.
+      v.changed = true;
+      for (const m of attrOnly) {
+        const path = joinRel(v.dir, m.name);
+        own(path);
+        this.addData(batch, path, m); // rsync's quick check: attributes only
+      }
+    }
     for (const m of diff.changed) {
       const path = joinRel(v.dir, m.name);
       own(path);
@@ -298,12 +311,28 @@ export class SyncEngine {
       own(path);
       d.dirAttrs.push({ path, entry: m });
     }
-    for (const { entry } of diff.descend) children.push(this.child(v, entry, false));
+    for (const { entry, stime } of diff.descend) children.push(this.child(v, entry, false, stime));
     return children;
   }
 
-  private child(parent: Visit, m: MasterEntry, needsFlush: boolean): Visit {
-    return { dir: joinRel(parent.dir, m.name), xtime: m.xtime ?? null, entry: m, parent, needsFlush, entries: null, changed: false, failed: false, incomplete: false };
+  /**
+   * A directory whose xtime moved although its listing shows no change and no subdirectory
+   * accounts for it: something changed that a stat does not show, an extended attribute or ACL
+   * of one of its files (or of itself). Sources that cannot tell by the change time (GlusterFS
+   * keeps ctime still on setxattr) answer with per-entry xtimes, read only in this case.
+   */
+  private async attributeOnlyChanges(v: Visit, diff: DirDiff, listing: readonly MasterEntry[]): Promise<MasterEntry[] | null> {
+    const { stime, xtime } = v;
+    if (!this.master.entryXtimes || !stime || stime.sec < 0 || !xtime || !xtimeNewer(xtime, stime)) return null;
+    if (diff.missing.length || diff.extra.length || diff.changed.length || diff.dirAttrs.length) return null;
+    if (diff.descend.some((c) => !c.entry.xtime || !xtimeNewer(xtime, c.entry.xtime))) return null;
+    const files = listing.filter((e) => e.type === 'file');
+    const xtimes = await this.master.entryXtimes(v.dir, files.map((e) => e.name));
+    return files.filter((e) => { const x = xtimes.get(e.name); return !!x && xtimeNewer(x, stime); });
+  }
+
+  private child(parent: Visit, m: MasterEntry, needsFlush: boolean, stime: Xtime | null = null): Visit {
+    return { dir: joinRel(parent.dir, m.name), xtime: m.xtime ?? null, stime, entry: m, parent, needsFlush, entries: null, changed: false, failed: false, incomplete: false };
   }
 
   /**

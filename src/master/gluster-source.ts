@@ -270,6 +270,22 @@ export class GlusterSource implements MasterSource {
     return out;
   }
 
+  async entryXtimes(dir: BytePath, names: readonly BytePath[]): Promise<Map<BytePath, Xtime | null>> {
+    const root = this.root;
+    const key = xtimeKey(this.uuid);
+    const out = new Map<BytePath, Xtime | null>();
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(Math.max(1, this.opts.xattrParallelism ?? 16), names.length) }, async () => {
+      while (next < names.length) {
+        const name = names[next++]!;
+        this.stats.getxattr++;
+        out.set(name, decodeXtime(await getXattr(absPath(root, dir === '' ? name : `${dir}/${name}`), key)));
+      }
+    }));
+    await this.assertMounted(); // a null read on a dead mount is no answer
+    return out;
+  }
+
   async lookup(path: BytePath): Promise<MasterEntry | null> {
     const st = await lstatEntry(this.root, path, baseName(path));
     if (!st || st.dev !== this.mount?.dev) await this.assertMounted();
@@ -328,7 +344,7 @@ export class GlusterSource implements MasterSource {
  * and by a remount), so `ino:<n>` is a stable object identity, hard links included.
  */
 function toEntry(e: RawStat, xtime?: Xtime): MasterEntry {
-  const { ino, dev: _dev, ctimeNs: _ctime, ...rest } = e;
+  const { ino, dev: _dev, ...rest } = e;
   // Node's bigint stats are signed 64-bit: gfid-derived inode numbers >= 2^63 come out negative.
   const id = `ino:${BigInt.asUintN(64, ino)}`;
   return xtime ? { ...rest, id, xtime } : { ...rest, id };

@@ -16,6 +16,9 @@ export interface MasterSource {
   rootXtime(): Promise<Xtime | null>;
   /** Entries of a directory, subdirectories with their xtime; null when it is not there. */
   list(dir: BytePath): Promise<MasterEntry[] | null>;
+  /** Xtimes of some entries of `dir` (null: none), for sources whose change time misses
+   *  attribute-only changes (GlusterFS). Optional. */
+  entryXtimes?(dir: BytePath, names: readonly BytePath[]): Promise<Map<BytePath, Xtime | null>>;
   /** The master entry at `path`, if any (used to tell a rename from a new hard link). */
   lookup(path: BytePath): Promise<MasterEntry | null>;
   /** The slave confirmed `dir` as listed: a tracker records it as synced (after flush()). */

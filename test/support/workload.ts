@@ -82,6 +82,9 @@ export function continuousChanges(): Change[] {
     { name: 'rename dir', apply: (r) => fs.renameSync(p(r, 'dir with spaces'), p(r, 'docs', 'renamed dir')) },
     { name: 'hardlink', apply: (r) => fs.linkSync(p(r, 'docs', 'deep', 'a', 'b', 'c', 'd', 'leaf.txt'), p(r, 'leaf-link')) },
     { name: 'symlink', apply: (r) => fs.symlinkSync('docs/deep', p(r, 'new-symlink')) },
+    // Attribute-only changes: nothing but the change time moves.
+    { name: 'xattr only', apply: (r) => setAttributeSync(p(r, 'docs', 'report.bin').toString(), 'user.note', Buffer.from('reviewed')) },
+    { name: 'ACL only', apply: (r) => execFileSync('setfacl', ['-m', 'u:5555:r', p(r, 'empty').toString()]) },
     { name: 'unlink', apply: (r) => fs.unlinkSync(p(r, '-leading-dash')) },
     { name: 'type swap file->dir', apply: (r) => { fs.unlinkSync(p(r, 'private')); fs.mkdirSync(p(r, 'private')); write(p(r, 'private', 'inside'), 5, 30); } },
     { name: 'type swap file->symlink', apply: (r) => { fs.unlinkSync(p(r, 'owned')); fs.symlinkSync('small.txt', p(r, 'owned')); } },
