@@ -48,7 +48,11 @@ export function workerConfig(opts: ResolvedOptions, master: ResourceUrl, slave: 
     slaveMarkRefreshMs: Math.max(changeIntervalMs, 10_000),
     progressIntervalMs: Math.round(opts.get('progress-interval') * 1000),
     engine: {
-      rsync: { command: words(opts.get('rsync-command')), extraOptions: [...attributeOptions(opts), ...words(opts.get('rsync-options'))], remoteOptions: words(opts.get('rsync-ssh-options')) },
+      rsync: {
+        command: words(opts.get('rsync-command')),
+        extraOptions: [...attributeOptions(opts), ...words(opts.get('rsync-options'))],
+        remoteOptions: [...remoteAttributeOptions(opts), ...words(opts.get('rsync-ssh-options'))],
+      },
       syncJobs: opts.get('sync-jobs'),
       ignoreDeletes: opts.get('ignore-deletes'),
       maxRsyncRetries: opts.get('max-rsync-retries'),
@@ -67,9 +71,21 @@ export function workerConfig(opts: ResolvedOptions, master: ResourceUrl, slave: 
  */
 export function attributeOptions(opts: ResolvedOptions): string[] {
   return [
-    ...(opts.get('sync-xattrs') ? ['--xattrs', '--filter=-x user.gsyncd.*', '--filter=-x! user.*'] : []),
+    ...(opts.get('sync-xattrs') ? ['--xattrs', ...XATTR_FILTERS] : []),
     ...(opts.get('sync-acls') ? ['--acls'] : []),
   ];
+}
+
+/** Which xattrs rsync copies and deletes; `_` separates rule and pattern (no space to quote). */
+const XATTR_FILTERS = ['--filter=-x_user.gsyncd.*', '--filter=-x!_user.*'];
+
+/**
+ * The same filters for a remote receiver: rsync sends filter rules to the receiving side only when
+ * it deletes files, so without these the receiver removes every xattr the sender does not list,
+ * gsyncd's marks included. The slave's dispatcher accepts exactly these.
+ */
+function remoteAttributeOptions(opts: ResolvedOptions): string[] {
+  return opts.get('sync-xattrs') ? XATTR_FILTERS.map((f) => `--remote-option=${f}`) : [];
 }
 
 function mountOptions(opts: ResolvedOptions) {

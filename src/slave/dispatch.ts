@@ -244,6 +244,19 @@ function checkDest(raw: string, base: string, area: AllowedArea, probe: Dispatch
   return { ok: true, resolved: full };
 }
 
+/**
+ * The receiver-side xattr filters a gsyncd master sends with --sync-xattrs (rsync's
+ * --remote-option): without them the receiving rsync deletes every xattr the sender does not
+ * list, gsyncd's own marks included. Accepted exactly, as rsync escapes them for a remote shell
+ * and as written.
+ */
+const XATTR_FILTERS: Readonly<Record<string, string>> = {
+  '--filter=-x_user.gsyncd.\\*': '--filter=-x_user.gsyncd.*',
+  '--filter=-x_user.gsyncd.*': '--filter=-x_user.gsyncd.*',
+  '--filter=-x\\!_user.\\*': '--filter=-x!_user.*',
+  '--filter=-x!_user.*': '--filter=-x!_user.*',
+};
+
 function decideRsync(args: string[], policy: DispatchPolicy, probe: DispatchProbe): DispatchDecision {
   if (args[0] !== '--server') return refuse('forbidden_command', 'only rsync --server is allowed');
   if (args.includes('--sender')) return refuse('forbidden_command', 'rsync --sender (reading from the slave) is not allowed');
@@ -258,6 +271,8 @@ function decideRsync(args: string[], policy: DispatchPolicy, probe: DispatchProb
   const out: string[] = [];
   for (let i = 0; i < options.length; i++) {
     const a = options[i]!;
+    const filter = XATTR_FILTERS[a];
+    if (filter) { out.push(filter); continue; }
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq > 0 ? a.slice(0, eq) : a;

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { twoHosts } from '../support/netns.js';
+import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
 import { GSYNCD_BIN, gsyncd } from '../support/gsyncd.js';
 import { mustRun, requireRoot, testCleanup, tmpDir } from '../support/proc.js';
 import { runSyncScenario } from './sync-scenarios.js';
@@ -41,10 +42,12 @@ test('directory → ssh://host:/path across two network hosts, forced command, o
   await hosts.sshd.setAuthorizedKey(`command="${process.execPath} ${GSYNCD_BIN} --dispatch --root ${slaveDir}",restrict ${hosts.sshd.clientKeyPub}`);
   const sshArgs = ['--ssh-identity', hosts.sshd.clientKeyPath, '--ssh-known-hosts', hosts.sshd.knownHostsFile];
   const port = hosts.sshd.port;
+  const stateDir = await tmpDir('state', stack);
+  const slaveUrl = `ssh://root@${hosts.b.ip}:${port}:${slaveDir}`;
   await runSyncScenario({
     master: { url: masterDir, dir: masterDir },
-    slave: { url: `ssh://root@${hosts.b.ip}:${port}:${slaveDir}`, dir: slaveDir },
-    stateDir: await tmpDir('state', stack),
+    slave: { url: slaveUrl, dir: slaveDir },
+    stateDir,
     extraArgs: sshArgs,
     prefix: hosts.a.execPrefix,
     whileRunning: async (pid) => {
@@ -55,6 +58,16 @@ test('directory → ssh://host:/path across two network hosts, forced command, o
     },
     log: (m) => t.diagnostic(m),
   });
+  // Marks survive rsync carrying xattrs to a remote receiver, which without receiver-side
+  // filters deletes every xattr the sender does not have: another session's mark on a directory
+  // whose attributes are sent again (this session's own would be written anew after the pass).
+  const otherMark = 'trusted.gsyncd.00000000-0000-4000-8000-000000000000.xtime';
+  setAttributeSync(path.join(slaveDir, 'docs'), otherMark, Buffer.from('another session'));
+  fs.utimesSync(path.join(masterDir, 'docs'), new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'));
+  const again = await gsyncd(['--once', '--state-dir', stateDir, ...sshArgs, masterDir, slaveUrl], { prefix: hosts.a.execPrefix });
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.equal(fs.statSync(path.join(slaveDir, 'docs')).mtime.toISOString(), '2020-01-01T00:00:00.000Z', 'the directory attributes were sent');
+  assert.equal(getAttributeSync(path.join(slaveDir, 'docs'), otherMark)?.toString(), 'another session', `marks on the slave dir: ${listAttributesSync(path.join(slaveDir, 'docs')).join(', ')}`);
 });
 
 test('a slave whose host key is not the known one is refused: exit 69, nothing sent', { timeout: 120_000 }, async (t) => {

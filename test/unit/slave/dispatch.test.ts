@@ -205,3 +205,18 @@ describe('runDispatch', () => {
     assert.throws(() => parseDispatchArgs(['--root', '/d', '--bogus']), /unknown/);
   });
 });
+
+describe('dispatch: the receiver-side xattr filters of --sync-xattrs', () => {
+  it('accepts exactly the two filters, escaped as rsync sends them or plain, and passes them unescaped', () => {
+    const d = decide(`rsync --server -logDtpXAre.iLsfxCIvu --filter=-x_user.gsyncd.\\* --filter=-x\\!_user.\\* . sub/`);
+    assert.equal(d.kind, 'rsync', JSON.stringify(d));
+    assert.ok(d.kind === 'rsync' && d.argv.includes('--filter=-x_user.gsyncd.*') && d.argv.includes('--filter=-x!_user.*'), JSON.stringify(d));
+    const plain = decide('rsync --server -logDtpXAre.iLsfxCIvu --filter=-x_user.gsyncd.* . sub/');
+    assert.equal(plain.kind, 'rsync');
+  });
+  it('refuses any other filter (merge rules can read files)', () => {
+    for (const f of ['--filter=merge_/etc/passwd', '--filter=-x_trusted.*', '--filter=._/etc/shadow', '--filter=-x_user.\\*']) {
+      assert.equal(decide(`rsync --server -logDtpre.iLsfxCIvu ${f} . sub/`).kind, 'refuse', f);
+    }
+  });
+});
