@@ -1,10 +1,9 @@
 // Master mode: build the session, run the worker, translate its outcome into an exit status.
 import type { ResolvedOptions } from '../cli/options.js';
-import { createLogger } from '../observe/logger.js';
+import { createLogger, type Logger } from '../observe/logger.js';
 import type { ResourceUrl } from '../url/url.js';
 import { openMaster, openSlave, workerConfig } from './session.js';
 import { runMonitor, WORKER_ENV, workerHookProxy } from './monitor.js';
-import type { Logger } from '../observe/logger.js';
 import { acquireSessionLock } from './session-lock.js';
 import { Worker, WorkerExit, type WorkerConfig } from './worker.js';
 
