@@ -578,7 +578,9 @@ export class SyncEngine {
     const results = await this.applyOps(ops);
     let rootMarked = false;
     results.forEach(([op, r]) => {
-      if (!r.ok) report.failures.push(r.message);
+      // ENOENT: a later batch of this pass renamed or removed that directory on the slave (the
+      // master did so meanwhile); its new place is revisited, nothing failed.
+      if (!r.ok) { if (r.errno !== 'ENOENT') report.failures.push(r.message); }
       else if (op.op === 'mark' && op.path === '') rootMarked = true;
     });
     return rootMarked;
