@@ -379,29 +379,22 @@ async function timedCopy(cmd: string, args: string[], o: { signal: AbortSignal; 
 }
 
 export function rsyncPeer(): BatchPeer {
-  return {
-    kind: 'batch',
-    id: 'rsync',
-    label: 'rsync -a',
-    canDelete: true,
-    async copy(src, dst, o) {
-      const r = await timedCopy('rsync', ['-a', '--stats', ...(o.del ? ['--delete'] : []), `${src}/`, `${dst}/`], o);
-      const m = /Total bytes sent:\s*([\d,.]+)/.exec(r.stdout);
-      return { seconds: r.seconds, peakRssKb: r.peakRssKb, bytesSent: m ? Number(m[1]!.replace(/[,.]/g, '')) : null };
-    },
-  };
+  return rsyncBatchPeer('rsync', 'rsync -a', [], '');
 }
 
 /** Raw `rsync -a -e ssh` to localhost onto the slave mount: what gsyncd over ssh is compared with. */
 export function rsyncSshPeer(ssh: SshSetup): BatchPeer {
+  return rsyncBatchPeer('rsync-ssh', 'rsync -a -e ssh', ['-e', `ssh -i ${ssh.identity} -o BatchMode=yes -o StrictHostKeyChecking=no`], 'localhost:');
+}
+
+function rsyncBatchPeer(id: string, label: string, transport: string[], destPrefix: string): BatchPeer {
   return {
     kind: 'batch',
-    id: 'rsync-ssh',
-    label: 'rsync -a -e ssh',
+    id,
+    label,
     canDelete: true,
     async copy(src, dst, o) {
-      const rsh = `ssh -i ${ssh.identity} -o BatchMode=yes -o StrictHostKeyChecking=no`;
-      const r = await timedCopy('rsync', ['-a', '--stats', '-e', rsh, ...(o.del ? ['--delete'] : []), `${src}/`, `localhost:${dst}/`], o);
+      const r = await timedCopy('rsync', ['-a', '--stats', ...transport, ...(o.del ? ['--delete'] : []), `${src}/`, `${destPrefix}${dst}/`], o);
       const m = /Total bytes sent:\s*([\d,.]+)/.exec(r.stdout);
       return { seconds: r.seconds, peakRssKb: r.peakRssKb, bytesSent: m ? Number(m[1]!.replace(/[,.]/g, '')) : null };
     },

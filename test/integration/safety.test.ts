@@ -70,9 +70,7 @@ async function converge(master: string, slave: string, what: string, ignoreRoot?
  *  its worker, so that the test ends). */
 async function stopWithin(run: RunningGsyncd, ms = 30_000): Promise<number | null> {
   const pid = run.child.pid!;
-  const worker = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
-    try { const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8'); return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid; } catch { return false; }
-  });
+  const worker = childrenOf(pid);
   let timer: NodeJS.Timeout | undefined;
   const code = await Promise.race([run.stop(), new Promise<'hung'>((r) => { timer = setTimeout(() => r('hung'), ms); })]);
   clearTimeout(timer);
