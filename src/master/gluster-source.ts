@@ -250,27 +250,21 @@ export class GlusterSource implements MasterSource {
     // One stat per listed directory: a listing is trusted only if the mount outlived it.
     await this.assertMounted();
     if (!raw) return null;
-    const key = xtimeKey(this.uuid);
-    const out: MasterEntry[] = new Array(raw.length);
-    const width = Math.max(1, this.opts.xattrParallelism ?? 16);
-    let next = 0;
-    await Promise.all(Array.from({ length: Math.min(width, raw.length) }, async () => {
-      while (next < raw.length) {
-        const i = next++;
-        const e = raw[i]!;
-        let xtime: Xtime | undefined;
-        if (e.type === 'dir') {
-          this.stats.getxattr++;
-          xtime = decodeXtime(await getXattr(absPath(root, dir === '' ? e.name : `${dir}/${e.name}`), key)) ?? undefined;
-        }
-        out[i] = toEntry(e, xtime);
-      }
-    }));
+    const dirNames = raw.filter((e) => e.type === 'dir').map((e) => e.name);
+    const xtimes = await this.readXtimes(dir, dirNames);
+    const out: MasterEntry[] = raw.map((e) => toEntry(e, e.type === 'dir' ? xtimes.get(e.name) ?? undefined : undefined));
     copyVanished(raw, out);
     return out;
   }
 
   async entryXtimes(dir: BytePath, names: readonly BytePath[]): Promise<Map<BytePath, Xtime | null>> {
+    const out = await this.readXtimes(dir, names);
+    await this.assertMounted(); // a null read on a dead mount is no answer
+    return out;
+  }
+
+  /** The xtime of each `dir/name`, up to xattrParallelism getxattr calls in flight. */
+  private async readXtimes(dir: BytePath, names: readonly BytePath[]): Promise<Map<BytePath, Xtime | null>> {
     const root = this.root;
     const key = xtimeKey(this.uuid);
     const out = new Map<BytePath, Xtime | null>();
@@ -282,7 +276,6 @@ export class GlusterSource implements MasterSource {
         out.set(name, decodeXtime(await getXattr(absPath(root, dir === '' ? name : `${dir}/${name}`), key)));
       }
     }));
-    await this.assertMounted(); // a null read on a dead mount is no answer
     return out;
   }
 
