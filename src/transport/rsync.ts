@@ -43,12 +43,25 @@ export function rsyncArgs(cfg: RsyncConfig, target: RsyncTarget): string[] {
   return args;
 }
 
-/** Exit 23 = some files could not be transferred; 24 = some vanished on the live master. */
-export function classifyRsyncExit(code: number | null): RsyncResult {
+/**
+ * Exit 23 = some files could not be transferred; 24 = some vanished on the live master. rsync
+ * says 23 also when a file vanished between its own steps on the sender (its ACL or xattrs read
+ * after its stat: ENOENT): with every error of that kind, it is a vanish like 24 — the change
+ * that removed the file moved its directory's xtime, so a later pass picks it up.
+ */
+export function classifyRsyncExit(code: number | null, stderr = ''): RsyncResult {
   if (code === 0) return 'ok';
-  if (code === 23) return 'partial';
+  if (code === 23) return onlySenderVanished(stderr) ? 'vanished' : 'partial';
   if (code === 24) return 'vanished';
   return 'error';
+}
+
+const SENDER_ENOENT = /^rsync: \[sender\] .*: No such file or directory \(2\)$/;
+
+function onlySenderVanished(stderr: string): boolean {
+  const errors = stderr.split('\n').filter((l) => l.startsWith('rsync: ') || l.startsWith('rsync error: '));
+  const specific = errors.filter((l) => !l.startsWith('rsync error: some files/attrs were not transferred'));
+  return specific.length > 0 && specific.length === errors.length - 1 && specific.every((l) => SENDER_ENOENT.test(l));
 }
 
 export function parseStats(stdout: string): { bytesSent: number; filesTransferred: number } {
@@ -79,5 +92,5 @@ export async function runRsync(cfg: RsyncConfig, sourceRoot: string, target: Rsy
   }
   child.stdin.end();
   const code = await exit;
-  return { result: classifyRsyncExit(code), exitCode: code, ...parseStats(stdout), stderr: stderr.trim(), durationMs: Date.now() - started };
+  return { result: classifyRsyncExit(code, stderr), exitCode: code, ...parseStats(stdout), stderr: stderr.trim(), durationMs: Date.now() - started };
 }
