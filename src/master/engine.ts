@@ -63,6 +63,12 @@ export interface PassReport {
   readonly dataFiles: number;
   readonly bytesSent: number;
   readonly failures: string[];
+  /**
+   * What could not be applied because the master changed under the pass (a name or directory
+   * gone by the time its op or transfer ran: ENOENT). Left unmarked like failures, but redone by
+   * the next pass without backing off: under steady churn every pass has some.
+   */
+  readonly churn: string[];
 }
 
 interface Visit {
@@ -141,7 +147,7 @@ export class SyncEngine {
    * caller as often as it wants to notice an emptied or restored slave).
    */
   async pass(slaveRootMark: Xtime | null, everSynced: boolean): Promise<PassReport> {
-    const report = { idle: false, complete: false, rootXtime: null as Xtime | null, halted: null as HaltReason | null, dirsVisited: 0, scanned: 0, entryOps: 0, dataFiles: 0, bytesSent: 0, failures: [] as string[] };
+    const report = { idle: false, complete: false, rootXtime: null as Xtime | null, halted: null as HaltReason | null, dirsVisited: 0, scanned: 0, entryOps: 0, dataFiles: 0, bytesSent: 0, failures: [] as string[], churn: [] as string[] };
     const early = await this.master.safetyCheck();
     if (early) return { ...report, halted: early };
     const rootX = await this.master.rootXtime();
@@ -171,29 +177,40 @@ export class SyncEngine {
     const listAhead = () => {
       for (let i = stack.length - 1, n = 0; i >= 0 && n < PREFETCH_DIRS; i--, n++) {
         const next = stack[i]!;
-        if (next.needsFlush) break; // its slave side appears only after the flush
+        if (next.needsFlush) continue; // its slave side appears only after the flush
         if (ahead.has(next)) continue;
         const p = this.listBoth(next.dir);
         p.catch(() => {}); // awaited (and its error raised) by the visit, if it comes to one
         ahead.set(next, p);
       }
     };
+    // Renamed directories wait for the next flush instead of forcing one each: a busy master
+    // renames many, and one flush per directory made catching up slower than the churn.
+    const afterFlush: Visit[] = [];
     const flushNow = async () => {
       ahead = new Map();
       await this.flush(batch, report);
       batch = new Batch();
+      for (const w of afterFlush) w.needsFlush = false;
+      stack.push(...afterFlush.reverse());
+      afterFlush.length = 0;
     };
     // Before anything is applied (every batch, and the deletes at the end), the master must
     // still be sane: a mount lost or a root emptied while a long pass runs must not be mirrored.
     const stillSane = async (): Promise<HaltReason | null> =>
       (await this.master.safetyCheck()) ?? (everSynced && !(await hasEntries(this.master.root, (n) => n === '.gfid')) ? 'root_emptied' : null);
-    while (stack.length > 0) {
+    while (stack.length > 0 || afterFlush.length > 0) {
       if (this.stopRequested) return report; // abandoned: nothing of it is marked
-      const v = stack.pop()!;
-      if (v.needsFlush && batch.size > 0) {
+      if (stack.length === 0) {
         const halt = await stillSane();
         if (halt) return { ...report, halted: halt };
         await flushNow();
+        continue;
+      }
+      const v = stack.pop()!;
+      if (v.needsFlush && batch.size > 0) {
+        afterFlush.push(v);
+        continue;
       }
       all.push(v);
       const listed = ahead.get(v) ?? this.listBoth(v.dir);
@@ -229,8 +246,12 @@ export class SyncEngine {
   private async visit(v: Visit, [masterList, slaveList]: Listings, batch: Batch, deferred: Deferred[], report: { dirsVisited: number; scanned: number; failures: string[] }, everSynced: boolean): Promise<Visit[] | 'halt'> {
     report.dirsVisited++;
     if (!masterList) {
-      // Gone on the master since its parent was listed: a newer parent xtime brings it back.
-      v.failed = true;
+      // Gone on the master since its parent was listed (removed, renamed, or replaced). Only it
+      // stays unmarked: its removal moved the xtimes of its parent and every ancestor past the
+      // values read before their listings, so the marks they get now still bring the next pass
+      // back here. Failing them too kept the root unmarked under steady churn, and synced-up-to
+      // with it.
+      v.incomplete = true;
       return [];
     }
     if (v.dir === '' && rootEmptiedHalt(masterList.length, slaveList?.length ?? 0, everSynced)) return 'halt';
@@ -401,7 +422,7 @@ export class SyncEngine {
   }
 
   /** Apply one batch: entry ops, data, links and directory attributes; record what failed. */
-  private async flush(batch: Batch, report: { entryOps: number; dataFiles: number; bytesSent: number; failures: string[] }): Promise<void> {
+  private async flush(batch: Batch, report: { entryOps: number; dataFiles: number; bytesSent: number; failures: string[]; churn: string[] }): Promise<void> {
     const started = Date.now();
     const tag = `${process.pid.toString(36)}${(++this.batchSeq).toString(36)}`;
     const d = batch.decisions;
@@ -413,9 +434,9 @@ export class SyncEngine {
     d.dirAttrs = dedupeByPath(d.dirAttrs);
     const plan = planBatch(d, tag);
     let failures = 0;
-    const fail = (path: BytePath, why: string) => {
+    const fail = (path: BytePath, why: string, errno?: string) => {
       failures++;
-      report.failures.push(`${displayPath(path)}: ${why}`);
+      (errno === 'ENOENT' ? report.churn : report.failures).push(`${displayPath(path)}: ${why}`);
       const owner = batch.owner.get(path) ?? batch.visits.find((v) => v.dir === parentOf(path));
       if (owner) owner.failed = true;
       else for (const v of batch.visits) v.failed = true; // cannot attribute it: trust nothing
@@ -436,17 +457,17 @@ export class SyncEngine {
           const owner = batch.owner.get(target);
           const m = owner?.entries?.find((e) => joinRel(owner.dir, e.name) === target);
           if (m && m.type !== 'dir') { resend.push({ path: target, size: m.size, inplace: false }); return; }
-          if (m) { fail(target, 'renamed directory source vanished; recreating next pass'); return; }
+          if (m) { fail(target, 'renamed directory source vanished; recreating next pass', 'ENOENT'); return; }
         }
         return; // a parked name: the second half of the rename reports it
       }
-      fail(opTarget(op), r.message);
+      fail(opTarget(op), r.message, r.errno);
     });
     const data = [...plan.data, ...resend].filter((x) => !batch.owner.get(x.path)?.failed);
     const { bytesSent, failed } = await this.sendData(data);
     for (const [path, why] of failed) fail(path, why);
     const after = await this.applyOps(plan.after);
-    for (const [op, r] of after) if (!r.ok) fail(opTarget(op), r.message);
+    for (const [op, r] of after) if (!r.ok) fail(opTarget(op), r.message, r.errno);
     for (const [path, why] of await this.syncDirAttrs(plan.dirs)) fail(path, why);
 
     // Confirmed: the id map and the master's tracker learn what the slave now holds. Moved

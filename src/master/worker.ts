@@ -54,6 +54,12 @@ export interface WorkerHooks extends EngineEvents {
 /** Worker exit statuses the monitor understands. */
 export const WorkerExit = { done: 0, failed: 1, halted: 3 } as const;
 
+/**
+ * A busy master leaves some names vanished in every pass, each time other ones. The same name
+ * missed this many passes in a row is no longer churn: it counts as failing and backs off.
+ */
+const CHURN_PASSES_BEFORE_BACKOFF = 20;
+
 export class Worker {
   private stopping = false;
   /** --resume-halted after root_emptied: the next complete pass may mirror an empty root. */
@@ -191,6 +197,9 @@ export class Worker {
     /** Passes in a row with failures: the pause before the next one grows with it. */
     let backoff = 0;
     let errors = 0;
+    /** Passes in a row left incomplete only by names that vanished (churn). */
+    let churnPasses = 0;
+    let lastChurn = new Set<string>();
     while (!this.stopping) {
       const t0 = Date.now();
       this.setCrawl(slaveMark ? 'xtime' : 'initial');
@@ -242,15 +251,22 @@ export class Worker {
           backoff++;
           this.state.lastError = { message: report.failures.slice(0, 5).join('; '), at: new Date().toISOString() };
           this.log.warn({ failures: report.failures.length, sample: report.failures.slice(0, 5) }, 'pass incomplete: what failed stays unmarked and is retried');
+        } else if (report.churn.length > 0 && (churnPasses = repeatedChurn(lastChurn, report.churn, churnPasses)) > CHURN_PASSES_BEFORE_BACKOFF) {
+          // The same kind of miss pass after pass is no longer a busy master: treat it as failing.
+          backoff++;
+          this.state.lastError = { message: report.churn.slice(0, 5).join('; '), at: new Date().toISOString() };
+          this.log.warn({ churn: report.churn.length, passes: churnPasses, sample: report.churn.slice(0, 5) }, 'pass incomplete: names keep vanishing before they can be applied; backing off');
         } else {
-          // Nothing failed: directories were renamed or removed while the pass listed them (a
-          // busy master). Their parents stay unmarked; the next pass, without backing off,
-          // finds where they went.
+          // Nothing failed: names or directories were renamed or removed while the pass worked on
+          // them (a busy master). What they were in stays unmarked; the next pass, without backing
+          // off, finds where they went.
           backoff = 0;
-          this.log.info({ event: 'pass.incomplete', dirsVisited: report.dirsVisited }, 'pass incomplete: directories changed while being listed; running again');
+          this.log.info({ event: 'pass.incomplete', dirsVisited: report.dirsVisited, vanished: report.churn.length, sample: report.churn.slice(0, 3) }, 'pass incomplete: the master changed under the pass; running again');
         }
       }
       if (report.complete) backoff = 0;
+      if (report.complete || report.churn.length === 0) churnPasses = 0;
+      lastChurn = new Set(report.churn);
       this.hooks.onPass?.(report, this.state.syncedUpTo);
       if (!report.idle) this.recordPass(report);
       if (this.cfg.once && (report.complete || failedPasses > this.cfg.maxPassRetries)) break;
@@ -429,4 +445,9 @@ async function estimateEntries(master: MasterSource): Promise<number | null> {
 
 function sameMark(a: Xtime | null, b: Xtime | null): boolean {
   return a === b || (!!a && !!b && compareXtime(a, b) === 0);
+}
+
+/** Passes in a row whose churn repeats a name of the previous pass's (1 = a fresh one). */
+export function repeatedChurn(previous: ReadonlySet<string>, now: readonly string[], run: number): number {
+  return now.some((c) => previous.has(c)) ? run + 1 : 1;
 }
