@@ -60,10 +60,8 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
  */
 async function subcommand(argv: string[], io: CliIo): Promise<number | null> {
   if (argv[0] === '--dispatch') {
-    const { parseDispatchArgs, runDispatch } = await import('../slave/dispatch.js');
-    const { createLogger } = await import('../observe/logger.js');
-    const log = createLogger({ file: io.env['GSYNCD_DISPATCH_LOG'] || '-', base: { role: 'dispatch' } });
-    return runDispatch(io.env, parseDispatchArgs(argv.slice(1)), { log });
+    const { dispatchMain } = await import('./dispatch-main.js');
+    return dispatchMain(argv.slice(1), io.env);
   }
   if (argv[0] === 'slave-agent' || argv[0] === 'secondary-agent') {
     const { runSlaveAgent } = await import('../slave/agent.js');
