@@ -6,13 +6,14 @@ import { displayPath, joinRel, parentOf, type BytePath } from '../core/bytepath.
 import { diffDirectory, type DirDiff } from '../core/diff.js';
 import { attrsDiffer, dataDiffers, type EntryType, type MasterEntry, type SlaveEntry } from '../core/entry.js';
 import type { IdMap } from '../core/id-map.js';
-import type { EntryOp, OpResult } from '../core/ops.js';
+import { opPaths, type EntryOp, type OpResult } from '../core/ops.js';
 import { decisionCount, emptyDecisions, planBatch, type DataItem, type Decisions } from '../core/plan.js';
 import { rootEmptiedHalt, type HaltReason } from '../core/safety.js';
+import { marksToWrite } from '../core/marks.js';
 import { URXTIME, compareXtime, formatXtime, xtimeNewer, type Xtime } from '../core/xtime.js';
 import { hasEntries, vanishedNames } from '../fs/tree.js';
 import type { SlaveEndpoint } from '../slave/endpoint.js';
-import { runRsync, type RsyncConfig, type RsyncResult, type RsyncRun } from '../transport/rsync.js';
+import { destPath, failedPathsOf, runRsync, type RsyncConfig, type RsyncResult, type RsyncRun } from '../transport/rsync.js';
 import type { MasterSource } from './source.js';
 
 export interface EngineConfig {
@@ -53,9 +54,14 @@ export interface BatchSummary {
 export interface PassReport {
   /** Nothing newer than the root's mark: no work was needed. */
   readonly idle: boolean;
-  /** The root was stamped: everything up to `rootXtime` is on the slave. */
+  /** The root was stamped with its xtime: everything up to `rootXtime` is on the slave. */
   readonly complete: boolean;
   readonly rootXtime: Xtime | null;
+  /**
+   * The mark the root got in this pass: `rootXtime` when complete, lower when something below
+   * failed (everything up to it is on the slave); null = not marked in this pass.
+   */
+  readonly rootMark: Xtime | null;
   readonly halted: HaltReason | null;
   readonly dirsVisited: number;
   readonly scanned: number;
@@ -135,6 +141,8 @@ export class SyncEngine {
     private readonly events: EngineEvents = {},
     /** Persist the id map; called before marks are written. */
     private readonly persistIds: () => void = () => {},
+    /** These ops are about to change the slave's names: the persisted id map may be wrong about them until persistIds. */
+    private readonly idsStale: (ops: readonly EntryOp[]) => void = () => {},
   ) {}
 
   /** Stop at the next safe point: no new batch, no further retry; the pass stays unmarked. */
@@ -147,7 +155,7 @@ export class SyncEngine {
    * caller as often as it wants to notice an emptied or restored slave).
    */
   async pass(slaveRootMark: Xtime | null, everSynced: boolean): Promise<PassReport> {
-    const report = { idle: false, complete: false, rootXtime: null as Xtime | null, halted: null as HaltReason | null, dirsVisited: 0, scanned: 0, entryOps: 0, dataFiles: 0, bytesSent: 0, failures: [] as string[], churn: [] as string[] };
+    const report = { idle: false, complete: false, rootXtime: null as Xtime | null, halted: null as HaltReason | null, dirsVisited: 0, scanned: 0, entryOps: 0, dataFiles: 0, bytesSent: 0, failures: [] as string[], churn: [] as string[], rootMark: null as Xtime | null };
     const early = await this.master.safetyCheck();
     if (early) return { ...report, halted: early };
     const rootX = await this.master.rootXtime();
@@ -234,8 +242,8 @@ export class SyncEngine {
       if (late) return { ...report, halted: late };
     }
     await this.applyDeferredDeletes(deferred, report);
-    report.complete = await this.stampMarks(all, report);
-    return report;
+    const rootMark = await this.stampMarks(all, report);
+    return { ...report, rootMark, complete: rootMark !== null && compareXtime(rootMark, rootX) === 0 };
   }
 
   private listBoth(dir: BytePath): Promise<Listings> {
@@ -474,12 +482,18 @@ export class SyncEngine {
     // names are forgotten first: a name can be a rename source and hold another object now
     // (a swap), which the listings below record again.
     this.ids.deleteSubtrees(d.renames.filter((r) => { const owner = batch.owner.get(r.to); return owner && !owner.failed; }).map((r) => r.from));
+    // Names an op of a failed directory may or may not have changed: in doubt, forgotten.
+    const doubtful = [...before, ...after].filter(([op, r]) => !r.ok || batch.owner.get(opTarget(op))?.failed !== false);
+    this.ids.deleteSubtrees(doubtful.flatMap(([op]) => (op.op === 'link' ? [op.path] : opPaths(op))));
     for (const v of batch.visits) {
       if (v.failed || !v.entries) continue;
       for (const e of v.entries) this.ids.set(joinRel(v.dir, e.name), e.id);
       this.master.confirmDir(v.dir, v.entries);
     }
     for (const v of batch.visits) v.entries = null; // keep memory flat on huge trees
+    // Saved after every batch: a worker killed later loses no knowledge of renames and links
+    // it confirmed, and only the names of the batch in flight are in doubt (see idsStale).
+    this.persistIds();
     const entryOps = plan.before.length + plan.after.length;
     report.entryOps += entryOps;
     report.dataFiles += data.length;
@@ -491,6 +505,8 @@ export class SyncEngine {
 
   private async applyOps(ops: EntryOp[]): Promise<[EntryOp, OpResult][]> {
     if (ops.length === 0) return [];
+    const moving = ops.filter((op) => op.op !== 'mark' && op.op !== 'setattr');
+    if (moving.length > 0) this.idsStale(moving);
     const results = await this.slave.apply(ops, this.cfg.markKey);
     this.events.onEntryOps?.(ops, results);
     return ops.map((op, i) => [op, results[i] ?? { ok: false, errno: 'EIO', message: 'no result from slave' }]);
@@ -525,7 +541,8 @@ export class SyncEngine {
       if (run && run.result === 'vanished') this.log.info({ stderr: run.stderr.slice(0, 2000) }, 'some files vanished on the master during transfer; their change is picked up by a later pass');
       if (run && !rsyncSucceeded(run.result)) {
         const why = `rsync exit ${run.exitCode} (${run.result})`;
-        for (const p of job.paths) failed.push([p, why]);
+        const pinned = run.result === 'partial' ? failedPathsOf(run.stderr, job.paths, [this.master.root, destPath(this.slave.rsyncTarget().dest)]) : null;
+        for (const p of pinned ?? job.paths) failed.push([p, why]);
       }
     }));
     return { bytesSent, failed };
@@ -583,28 +600,24 @@ export class SyncEngine {
   }
 
   /**
-   * Stamp every fully confirmed visited directory with the xtime read before its listing,
-   * deepest first, so a parent's mark never claims more than its children's. Returns whether the
-   * root was stamped.
+   * Stamp every confirmed visited directory with the xtime read before its listing, capped by
+   * the old mark of any failed directory below it (core/marks.ts), deepest first, so a parent's
+   * mark never claims more than its children's. Returns the root's new mark, if it got one.
    */
-  private async stampMarks(all: Visit[], report: { failures: string[] }): Promise<boolean> {
-    for (const v of all) {
-      if (!v.failed) continue;
-      for (let p: Visit | null = v; p; p = p.parent) p.incomplete = true;
-    }
+  private async stampMarks(all: Visit[], report: { failures: string[] }): Promise<Xtime | null> {
     this.persistIds();
     await this.master.flush();
-    const marks = all.filter((v) => !v.incomplete && v.xtime).sort((a, b) => depth(b) - depth(a));
-    const ops: EntryOp[] = marks.map((v) => ({ op: 'mark', path: v.dir, xtime: v.xtime! }));
+    const marks = [...marksToWrite(all)].sort(([a], [b]) => depth(b) - depth(a));
+    const ops: EntryOp[] = marks.map(([v, xtime]) => ({ op: 'mark', path: v.dir, xtime }));
     const results = await this.applyOps(ops);
-    let rootMarked = false;
+    let rootMark: Xtime | null = null;
     results.forEach(([op, r]) => {
       // ENOENT: a later batch of this pass renamed or removed that directory on the slave (the
       // master did so meanwhile); its new place is revisited, nothing failed.
       if (!r.ok) { if (r.errno !== 'ENOENT') report.failures.push(r.message); }
-      else if (op.op === 'mark' && op.path === '') rootMarked = true;
+      else if (op.op === 'mark' && op.path === '') rootMark = op.xtime;
     });
-    return rootMarked;
+    return rootMark;
   }
 }
 

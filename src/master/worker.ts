@@ -3,7 +3,9 @@
 // what the slave confirmed.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { BytePath } from '../core/bytepath.js';
 import { IdMap } from '../core/id-map.js';
+import { opPaths, type EntryOp } from '../core/ops.js';
 import { describeError } from '../core/errors.js';
 import { haltExplanation, type HaltReason } from '../core/safety.js';
 import { formatProgress, progressLine } from '../core/progress.js';
@@ -71,6 +73,9 @@ export class Worker {
   private state: SessionState;
   private lastStateWrite = 0;
   private ids: IdMap = new IdMap();
+  /** `ids-VOL.journal.stale`: present while the slave may be ahead of the saved id map. */
+  private staleMarker = '';
+  private idsStaleMarked = false;
   private idJournal: Journal<string> | null = null;
 
   constructor(
@@ -184,7 +189,7 @@ export class Worker {
       onRsync: (r) => { this.passBytes += r.bytesSent; hooks.onRsync?.(r); },
       onEntryOps: (ops, results) => hooks.onEntryOps?.(ops, results),
     };
-    const engine = this.engine = new SyncEngine(this.master, this.slave, this.ids, { ...this.cfg.engine, markKey }, this.log, events, () => this.idJournalSync());
+    const engine = this.engine = new SyncEngine(this.master, this.slave, this.ids, { ...this.cfg.engine, markKey }, this.log, events, () => this.idJournalSync(), (ops) => this.idJournalStale(ops));
     let slaveMark = await this.slave.readMark('', markKey);
     let markReadAt = Date.now();
     if (!slaveMark && this.state.initialSyncCompleted) {
@@ -247,6 +252,11 @@ export class Worker {
         failedPasses = 0;
       } else if (!report.idle) {
         failedPasses++;
+        if (report.rootMark && this.state.initialSyncCompleted) {
+          // Something below failed, but everything up to the root's new mark is on the slave.
+          slaveMark = report.rootMark;
+          this.advancePartly(t0, report.rootMark);
+        }
         if (report.failures.length > 0) {
           backoff++;
           this.state.lastError = { message: report.failures.slice(0, 5).join('; '), at: new Date().toISOString() };
@@ -295,14 +305,25 @@ export class Worker {
     this.state.rootStime = formatXtime(report.rootXtime!);
     delete this.state.lastError;
     if (first) this.log.info({ syncedUpTo: new Date(this.state.syncedUpTo).toISOString() }, 'initial sync complete');
-    const cp = checkpointProgress(this.state.checkpoint, this.state.syncedUpTo, Date.now());
-    if (cp.checkpoint) this.state.checkpoint = cp.checkpoint;
-    if (cp.justCompleted) {
-      this.log.info({ event: 'checkpoint.completed', checkpoint: new Date(cp.checkpoint!.target).toISOString() }, 'checkpoint completed: everything written before it is on the slave');
-      this.persist(0);
-    }
+    if (this.noteCheckpoint()) this.persist(0);
     // Idle passes only move synced-up-to: persist that at a bounded rate.
     this.persist(report.idle ? 5000 : 0);
+  }
+
+  /** synced_up_to := max(old, min(the root mark's time, T0) − settle), after an incomplete pass. */
+  private advancePartly(t0: number, rootMark: Xtime): void {
+    const markMs = rootMark.sec * 1000 + Math.floor(rootMark.usec / 1000);
+    this.state.syncedUpTo = Math.max(this.state.syncedUpTo ?? 0, Math.min(markMs, t0) - this.cfg.xtimeSettleMs);
+    this.state.rootStime = formatXtime(rootMark);
+    this.noteCheckpoint(); // persisted with the pass record
+  }
+
+  /** Whether synced-up-to just reached the checkpoint (logged once). */
+  private noteCheckpoint(): boolean {
+    const cp = checkpointProgress(this.state.checkpoint, this.state.syncedUpTo, Date.now());
+    if (cp.checkpoint) this.state.checkpoint = cp.checkpoint;
+    if (cp.justCompleted) this.log.info({ event: 'checkpoint.completed', checkpoint: new Date(cp.checkpoint!.target).toISOString() }, 'checkpoint completed: everything written before it is on the slave');
+    return cp.justCompleted;
   }
 
   private recordPass(r: PassReport): void {
@@ -377,8 +398,19 @@ export class Worker {
   private openIdMap(): void {
     // Keyed by master volume id: another master's ids mean nothing here.
     const file = path.join(this.cfg.sessionDir, `ids-${this.master.volumeId}.journal`);
+    this.staleMarker = `${file}.stale`;
     this.idJournal = Journal.open<string>(file);
     for (const [p, id] of this.idJournal.state) this.ids.set(p, id);
+    const inDoubt = readStaleMarker(this.staleMarker);
+    if (inDoubt) {
+      // The last worker was changing these names on the slave when it died: the map may place an
+      // object at a name that holds another one now, and a rename or link from there would move
+      // or share the wrong file. Forget them (and what is below them); the rest was confirmed.
+      const forgotten = inDoubt === 'all' ? this.ids.deleteSubtrees(['']) : this.ids.deleteSubtrees(inDoubt);
+      this.log.warn({ file, inDoubt: inDoubt === 'all' ? 'all' : inDoubt.length, forgotten: forgotten.length }, 'the id map was not saved after the last entry ops (worker killed?): forgetting the names they touched');
+      this.idJournalSync();
+      fs.rmSync(this.staleMarker, { force: true });
+    }
     this.ids.drainChanges();
   }
 
@@ -391,6 +423,18 @@ export class Worker {
       else j.set(p, id);
     }
     j.flush();
+    if (this.idsStaleMarked) {
+      fs.rmSync(this.staleMarker, { force: true });
+      this.idsStaleMarked = false;
+    }
+  }
+
+  /** Before ops change names on the slave: until the next idJournalSync, the saved map may be wrong about them. */
+  private idJournalStale(ops: readonly EntryOp[]): void {
+    if (!this.staleMarker) return;
+    const paths = [...new Set(ops.flatMap(opPaths))];
+    fs.appendFileSync(this.staleMarker, `${JSON.stringify(paths)}\n`);
+    this.idsStaleMarked = true;
   }
 
   private setState(s: WorkerState, force = false): void {
@@ -450,4 +494,22 @@ function sameMark(a: Xtime | null, b: Xtime | null): boolean {
 /** Passes in a row whose churn repeats a name of the previous pass's (1 = a fresh one). */
 export function repeatedChurn(previous: ReadonlySet<string>, now: readonly string[], run: number): number {
   return now.some((c) => previous.has(c)) ? run + 1 : 1;
+}
+
+/** Paths listed in a stale marker (one JSON array per line); 'all' when it cannot be read whole. */
+function readStaleMarker(file: string): BytePath[] | 'all' | null {
+  let text: string;
+  try { text = fs.readFileSync(file, 'utf8'); } catch { return null; }
+  const out: BytePath[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const paths = JSON.parse(line) as unknown;
+      if (!Array.isArray(paths) || !paths.every((p) => typeof p === 'string')) return 'all';
+      out.push(...(paths as BytePath[]));
+    } catch {
+      return 'all'; // torn: the list of what was in flight is not complete
+    }
+  }
+  return out;
 }

@@ -2,7 +2,7 @@
 // --relative so they land at the same place below the slave root. Directories are created by
 // entry ops beforehand, hence --no-implied-dirs; -a without -r does not recurse into listed dirs.
 import { spawn } from 'node:child_process';
-import { pathBytes, type BytePath } from '../core/bytepath.js';
+import { fromText, joinRel, parentOf, pathBytes, type BytePath } from '../core/bytepath.js';
 
 export type RsyncResult = 'ok' | 'partial' | 'vanished' | 'error';
 
@@ -93,4 +93,49 @@ export async function runRsync(cfg: RsyncConfig, sourceRoot: string, target: Rsy
   child.stdin.end();
   const code = await exit;
   return { result: classifyRsyncExit(code, stderr), exitCode: code, ...parseStats(stdout), stderr: stderr.trim(), durationMs: Date.now() - started };
+}
+
+/** The directory an rsync destination (`/path` or `host:/path`) names on the slave host. */
+export function destPath(dest: string): string {
+  return dest.startsWith('/') ? dest : dest.slice(dest.indexOf(':') + 1);
+}
+
+/**
+ * Which of a run's paths rsync reported failing, from its error lines (each names the file in
+ * quotes, absolute below a root or relative; a temp file `.NAME.XXXXXX` stands for NAME; a
+ * directory stands for the run's paths below it). null when any error cannot be pinned to a path
+ * of the run: then the whole run counts as failed, as before. One file refused by the slave no longer keeps every other file of its run unmarked.
+ */
+export function failedPathsOf(stderr: string, paths: readonly BytePath[], roots: readonly string[]): Set<BytePath> | null {
+  const lines = stderr.split('\n');
+  if (lines.some((l) => l.startsWith('rsync error: ') && !l.startsWith('rsync error: some files/attrs were not transferred'))) return null;
+  const errors = lines.filter((l) => l.startsWith('rsync: '));
+  if (errors.length === 0) return null;
+  const bases = roots.map((r) => fromText(r.replace(/\/+$/, '')));
+  const failed = new Set<BytePath>();
+  for (const line of errors) {
+    let pinned = false;
+    for (const [, quoted] of line.matchAll(/"([^"]*)"/g)) {
+      const rel = relativeTo(fromText(quoted!), bases);
+      if (rel === null) continue;
+      for (const p of paths) {
+        if (p === rel || p.startsWith(`${rel}/`)) {
+          failed.add(p);
+          pinned = true;
+        }
+      }
+    }
+    if (!pinned) return null;
+  }
+  return failed;
+}
+
+function relativeTo(q: BytePath, bases: readonly BytePath[]): BytePath | null {
+  let rel: BytePath | null = null;
+  if (!q.startsWith('/')) rel = q.replace(/^\.\//, '');
+  else for (const b of bases) if (q === b) rel = '.'; else if (q.startsWith(`${b}/`)) rel = q.slice(b.length + 1);
+  if (rel === null || rel === '') return rel === '' ? '.' : null;
+  const name = rel.slice(rel.lastIndexOf('/') + 1);
+  const temp = /^\.(.+)\.[A-Za-z0-9]{6}$/.exec(name);
+  return temp ? joinRel(parentOf(rel), temp[1]!) : rel;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classifyRsyncExit } from '../../../src/transport/rsync.js';
+import { classifyRsyncExit, failedPathsOf } from '../../../src/transport/rsync.js';
 
 const SUMMARY = 'rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]';
 
@@ -36,5 +36,34 @@ describe('classifyRsyncExit', () => {
     const cut = 'rsync: [sender] get_acl: sys_acl_get_file(a, ACL_TYPE_ACCESS): No such file or directory (2)';
     assert.equal(classifyRsyncExit(23, cut), 'partial');
     assert.equal(classifyRsyncExit(23, SUMMARY), 'partial');
+  });
+});
+
+describe('failedPathsOf', () => {
+  const roots = ['/mnt/aux', '/srv/slave/'];
+  const paths = ['x/b/f2', 'x/b/f3', 'y/c/f1', 'x/b', 'y', '.'];
+  it('pins receiver and sender errors (absolute, relative, temp names) to the paths of the run', () => {
+    const stderr = [
+      '{"level":30,"msg":"dispatching"}',
+      'rsync: [receiver] mkstemp "/srv/slave/x/b/.f2.T0yLTD" failed: Operation not permitted (1)',
+      'rsync: [generator] failed to set times on "/srv/slave/x/b": Operation not permitted (1)',
+      SUMMARY,
+    ].join('\n');
+    assert.deepEqual([...failedPathsOf(stderr, paths, roots)!].sort(), ['x/b', 'x/b/f2', 'x/b/f3']);
+    const sender = ['rsync: [sender] send_files failed to open "/mnt/aux/y/c/f1": Permission denied (13)', SUMMARY].join('\n');
+    assert.deepEqual([...failedPathsOf(sender, paths, roots)!], ['y/c/f1']);
+    const dir = ['rsync: [receiver] recv_generator: mkdir "/srv/slave/x" failed: Permission denied (13)', SUMMARY].join('\n');
+    assert.deepEqual([...failedPathsOf(dir, paths, roots)!].sort(), ['x/b', 'x/b/f2', 'x/b/f3'], 'a directory stands for the paths below it');
+    const inside = ['rsync: [receiver] rename "/srv/slave/y/.zz.Ab12Cd" -> "y/zz": Permission denied (13)', SUMMARY].join('\n');
+    assert.equal(failedPathsOf(inside, paths, roots), null, 'a file that is no path of the run: the whole run failed');
+    const root = ['rsync: [generator] failed to set times on "/srv/slave/.": Operation not permitted (1)', SUMMARY].join('\n');
+    assert.ok(failedPathsOf(root, paths, roots)!.has('.'));
+  });
+
+  it('gives up (null: the whole run failed) when an error names no path of the run or rsync failed as a whole', () => {
+    assert.equal(failedPathsOf(['rsync: [receiver] write failed on "/elsewhere/z": No space left on device (28)', SUMMARY].join('\n'), paths, roots), null);
+    assert.equal(failedPathsOf(['rsync: connection unexpectedly closed (0 bytes received so far) [sender]', 'rsync error: error in rsync protocol data stream (code 12) at io.c(231) [sender=3.2.7]'].join('\n'), paths, roots), null);
+    assert.equal(failedPathsOf(SUMMARY, paths, roots), null);
+    assert.equal(failedPathsOf('', paths, roots), null);
   });
 });
