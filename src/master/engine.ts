@@ -472,10 +472,27 @@ export class SyncEngine {
       fail(opTarget(op), r.message, r.errno);
     });
     const data = [...plan.data, ...resend].filter((x) => !batch.owner.get(x.path)?.failed);
-    const { bytesSent, failed } = await this.sendData(data);
+    const { bytesSent: bytesSentFirst, failed } = await this.sendData(data);
+    let bytesSentLate = 0;
     for (const [path, why] of failed) fail(path, why);
     const after = await this.applyOps(plan.after);
-    for (const [op, r] of after) if (!r.ok) fail(opTarget(op), r.message, r.errno);
+    // A new name linked to a file this batch sent, which vanished on the master meanwhile (rsync
+    // skipped it): the name gets its own copy now; a later pass links it again where the object went.
+    const orphans: DataItem[] = [];
+    for (const [op, r] of after) {
+      if (r.ok) continue;
+      if (op.op === 'link' && r.errno === 'ENOENT' && !batch.owner.get(op.path)?.failed) {
+        const owner = batch.owner.get(op.path);
+        const m = owner?.entries?.find((e) => joinRel(owner.dir, e.name) === op.path);
+        if (m && m.type === 'file') { orphans.push({ path: op.path, size: m.size, inplace: false }); continue; }
+      }
+      fail(opTarget(op), r.message, r.errno);
+    }
+    if (orphans.length > 0) {
+      const second = await this.sendData(orphans);
+      for (const [path, why] of second.failed) fail(path, why);
+      bytesSentLate += second.bytesSent;
+    }
     for (const [path, why] of await this.syncDirAttrs(plan.dirs)) fail(path, why);
 
     // Confirmed: the id map and the master's tracker learn what the slave now holds. Moved
@@ -494,6 +511,7 @@ export class SyncEngine {
     // Saved after every batch: a worker killed later loses no knowledge of renames and links
     // it confirmed, and only the names of the batch in flight are in doubt (see idsStale).
     this.persistIds();
+    const bytesSent = bytesSentFirst + bytesSentLate;
     const entryOps = plan.before.length + plan.after.length;
     report.entryOps += entryOps;
     report.dataFiles += data.length;

@@ -1,6 +1,7 @@
 // The slave's operations against its root directory: listings, entry ops, marks. The same object
 // serves a local slave in-process and a remote one behind the RPC server, so both behave alike.
 import fs from 'node:fs';
+import os from 'node:os';
 import { baseName, displayPath, parentOf, type BytePath } from '../core/bytepath.js';
 import type { SlaveEntry } from '../core/entry.js';
 import { gsyncdError } from '../core/errors.js';
@@ -75,7 +76,7 @@ export class SlaveServer {
         results[i] = OK;
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        results[i] = { ok: false, errno: e.code ?? 'EIO', message: `${op.op} ${displayPath(opPaths(op).join(' -> '))}: ${e.message}` };
+        results[i] = { ok: false, errno: errnoOf(e), message: `${op.op} ${displayPath(opPaths(op).join(' -> '))}: ${e.message}` };
       }
     };
     for (const wave of independentWaves(ops)) {
@@ -192,4 +193,15 @@ export class SlaveServer {
 
 function ignoreEperm(err: NodeJS.ErrnoException): void {
   if (err.code !== 'EPERM') throw err;
+}
+
+/**
+ * The errno name of a failed op. Node's fs errors carry it as `code`; the xattr binding's
+ * (marks) say `GenericFailure` and put the number in the message: "... (os error 2)".
+ */
+export function errnoOf(e: NodeJS.ErrnoException): string {
+  if (e.code && /^E[A-Z0-9]+$/.test(e.code)) return e.code;
+  const n = /\(os error (\d+)\)/.exec(String(e.message))?.[1];
+  const name = n ? Object.entries(os.constants.errno).find(([, v]) => v === Number(n))?.[0] : undefined;
+  return name ?? e.code ?? 'EIO';
 }
