@@ -13,7 +13,7 @@ import { marksToWrite } from '../core/marks.js';
 import { URXTIME, compareXtime, formatXtime, xtimeNewer, type Xtime } from '../core/xtime.js';
 import { hasEntries, vanishedNames } from '../fs/tree.js';
 import type { SlaveEndpoint } from '../slave/endpoint.js';
-import { destPath, failedPathsOf, runRsync, type RsyncConfig, type RsyncResult, type RsyncRun } from '../transport/rsync.js';
+import { destPath, failedPathsOf, runRsync, vanishedPathsOf, type RsyncConfig, type RsyncResult, type RsyncRun } from '../transport/rsync.js';
 import type { MasterSource } from './source.js';
 
 export interface EngineConfig {
@@ -474,7 +474,7 @@ export class SyncEngine {
     const data = [...plan.data, ...resend].filter((x) => !batch.owner.get(x.path)?.failed);
     const { bytesSent: bytesSentFirst, failed } = await this.sendData(data);
     let bytesSentLate = 0;
-    for (const [path, why] of failed) fail(path, why);
+    for (const [path, why, errno] of failed) fail(path, why, errno);
     const after = await this.applyOps(plan.after);
     // A new name linked to a file this batch sent, which vanished on the master meanwhile (rsync
     // skipped it): the name gets its own copy now; a later pass links it again where the object went.
@@ -490,10 +490,10 @@ export class SyncEngine {
     }
     if (orphans.length > 0) {
       const second = await this.sendData(orphans);
-      for (const [path, why] of second.failed) fail(path, why);
+      for (const [path, why, errno] of second.failed) fail(path, why, errno);
       bytesSentLate += second.bytesSent;
     }
-    for (const [path, why] of await this.syncDirAttrs(plan.dirs)) fail(path, why);
+    for (const [path, why, errno] of await this.syncDirAttrs(plan.dirs)) fail(path, why, errno);
 
     // Confirmed: the id map and the master's tracker learn what the slave now holds. Moved
     // names are forgotten first: a name can be a rename source and hold another object now
@@ -534,14 +534,14 @@ export class SyncEngine {
    * rsync the data in up to sync-jobs parallel runs, split by bytes. A run that fails is retried
    * with backoff; what still fails is reported per path and never marked synced.
    */
-  private async sendData(items: DataItem[], parallel = this.cfg.syncJobs): Promise<{ bytesSent: number; failed: [BytePath, string][] }> {
+  private async sendData(items: DataItem[], parallel = this.cfg.syncJobs): Promise<{ bytesSent: number; failed: [BytePath, string, string | undefined][] }> {
     if (items.length === 0) return { bytesSent: 0, failed: [] };
     const chunks = splitForJobs(items.filter((i) => !i.inplace), parallel);
     const inplace = items.filter((i) => i.inplace);
     const jobs = chunks.map((c) => ({ paths: c.map((i) => i.path), inplace: false }));
     if (inplace.length) jobs.push({ paths: inplace.map((i) => i.path), inplace: true });
     let bytesSent = 0;
-    const failed: [BytePath, string][] = [];
+    const failed: [BytePath, string, string | undefined][] = [];
     await Promise.all(jobs.map(async (job) => {
       const cfg = job.inplace ? { ...this.cfg.rsync, extraOptions: [...this.cfg.rsync.extraOptions, '--inplace'] } : this.cfg.rsync;
       let run: RsyncRun | null = null;
@@ -556,11 +556,16 @@ export class SyncEngine {
         const level = attempt === this.cfg.maxRsyncRetries ? 'error' : 'warn';
         this.log[level]({ exitCode: run.exitCode, result: run.result, attempt: attempt + 1, files: job.paths.length, stderr: run.stderr.slice(0, 4000) }, 'rsync failed');
       }
-      if (run && run.result === 'vanished') this.log.info({ stderr: run.stderr.slice(0, 2000) }, 'some files vanished on the master during transfer; their change is picked up by a later pass');
+      if (run && run.result === 'vanished') {
+        // Not transferred: what holds them stays unmarked (churn, redone without backing off).
+        const gone = vanishedPathsOf(run.stderr, job.paths, [this.master.root]) ?? job.paths;
+        for (const p of gone) failed.push([p, 'vanished on the master during the transfer', 'ENOENT']);
+        this.log.info({ vanished: [...gone].length, stderr: run.stderr.slice(0, 2000) }, 'some files vanished on the master during transfer; their directories are revisited');
+      }
       if (run && !rsyncSucceeded(run.result)) {
         const why = `rsync exit ${run.exitCode} (${run.result})`;
         const pinned = run.result === 'partial' ? failedPathsOf(run.stderr, job.paths, [this.master.root, destPath(this.slave.rsyncTarget().dest)]) : null;
-        for (const p of pinned ?? job.paths) failed.push([p, why]);
+        for (const p of pinned ?? job.paths) failed.push([p, why, undefined]);
       }
     }));
     return { bytesSent, failed };
@@ -571,14 +576,14 @@ export class SyncEngine {
    * goes in a run of its own that excludes its children: with -d, rsync copies the contents of a
    * listed "." (one level, not in place, which would break hard links). Returns failed dirs ('' = root).
    */
-  private async syncDirAttrs(dirs: BytePath[]): Promise<[BytePath, string][]> {
+  private async syncDirAttrs(dirs: BytePath[]): Promise<[BytePath, string, string | undefined][]> {
     const others = dirs.filter((p) => p !== '.');
     const failed = (await this.sendData(others.map((p) => ({ path: p, size: 0, inplace: false })), 1)).failed;
     if (dirs.includes('.')) {
       const cfg = { ...this.cfg.rsync, extraOptions: [...this.cfg.rsync.extraOptions, '--exclude=/*'] };
       const run = await runRsync(cfg, this.master.root, this.slave.rsyncTarget(), ['.']);
       this.events.onRsync?.(run);
-      if (!rsyncSucceeded(run.result)) failed.push(['', `rsync exit ${run.exitCode} (${run.result}) setting the root's attributes`]);
+      if (!rsyncSucceeded(run.result)) failed.push(['', `rsync exit ${run.exitCode} (${run.result}) setting the root's attributes`, undefined]);
     }
     return failed;
   }
@@ -588,7 +593,7 @@ export class SyncEngine {
     while (!this.stopRequested && Date.now() < until) await new Promise((r) => setTimeout(r, Math.min(100, until - Date.now())));
   }
 
-  private async applyDeferredDeletes(deferred: Deferred[], report: { entryOps: number; failures: string[] }): Promise<void> {
+  private async applyDeferredDeletes(deferred: Deferred[], report: { entryOps: number; failures: string[]; churn: string[] }): Promise<void> {
     // A name a rename of this pass already moved away is not there any more (nothing of this
     // pass puts anything at a name the master lacks): no delete needed.
     deferred = deferred.filter((x) => !this.movedAway.has(x.path));
@@ -610,8 +615,8 @@ export class SyncEngine {
     // Their parents' mtimes moved: set them back to the master's.
     const parents = new Map<BytePath, Visit>();
     for (const x of deferred) parents.set(x.owner.dir, x.owner);
-    for (const [p, why] of await this.syncDirAttrs([...parents.keys()].map((p) => (p === '' ? '.' : p)))) {
-      report.failures.push(`${displayPath(p)}: ${why}`);
+    for (const [p, why, errno] of await this.syncDirAttrs([...parents.keys()].map((p) => (p === '' ? '.' : p)))) {
+      (errno === 'ENOENT' ? report.churn : report.failures).push(`${displayPath(p)}: ${why}`);
       const v = parents.get(p);
       if (v) v.failed = true;
     }

@@ -139,3 +139,32 @@ function relativeTo(q: BytePath, bases: readonly BytePath[]): BytePath | null {
   const temp = /^\.(.+)\.[A-Za-z0-9]{6}$/.exec(name);
   return temp ? joinRel(parentOf(rel), temp[1]!) : rel;
 }
+
+/**
+ * Which of a run's paths vanished on the master during a run rsync ended as 'vanished': the files
+ * it says vanished, and those a sender-side ENOENT names (a directory stands for the paths below
+ * it). They were not transferred, so what holds them must not be marked: a file gone because an
+ * ancestor was renamed sits, on the slave, in a directory whose xtime the rename did not move.
+ * null when a line cannot be pinned: then every path of the run counts as vanished.
+ */
+export function vanishedPathsOf(stderr: string, paths: readonly BytePath[], roots: readonly string[]): Set<BytePath> | null {
+  const bases = roots.map((r) => fromText(r.replace(/\/+$/, '')));
+  const out = new Set<BytePath>();
+  for (const line of stderr.split('\n')) {
+    let named: string[];
+    if (line.startsWith('file has vanished: ')) named = [...line.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+    else if (SENDER_ENOENT.test(line)) {
+      const acl = /sys_acl_get_file\((.*), ACL_TYPE_[A-Z]+\)/.exec(line)?.[1];
+      named = acl !== undefined ? [acl] : [...line.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+    } else if (line.startsWith('rsync: ')) return null;
+    else continue;
+    let pinned = false;
+    for (const q of named) {
+      const rel = relativeTo(fromText(q), bases);
+      if (rel === null) continue;
+      for (const p of paths) if (p === rel || p.startsWith(`${rel}/`)) { out.add(p); pinned = true; }
+    }
+    if (!pinned) return null;
+  }
+  return out;
+}

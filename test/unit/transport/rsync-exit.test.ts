@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classifyRsyncExit, failedPathsOf } from '../../../src/transport/rsync.js';
+import { classifyRsyncExit, failedPathsOf, vanishedPathsOf } from '../../../src/transport/rsync.js';
 
 const SUMMARY = 'rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]';
 
@@ -65,5 +65,23 @@ describe('failedPathsOf', () => {
     assert.equal(failedPathsOf(['rsync: connection unexpectedly closed (0 bytes received so far) [sender]', 'rsync error: error in rsync protocol data stream (code 12) at io.c(231) [sender=3.2.7]'].join('\n'), paths, roots), null);
     assert.equal(failedPathsOf(SUMMARY, paths, roots), null);
     assert.equal(failedPathsOf('', paths, roots), null);
+  });
+});
+
+describe('vanishedPathsOf', () => {
+  const roots = ['/tmp/gsyncd-aux-mount-QC'];
+  const paths = ['dh/D9r/dcq/f1', 'dh/D9r/dcq/Dhp/f7w', 'dh/D9r/other/f2', 'd5/d1g/f3'];
+  it('pins vanished files, and directories named by sender-side ENOENT (quoted or in an ACL call)', () => {
+    const stderr = [
+      'rsync: [sender] get_xattr_names: llistxattr("/tmp/gsyncd-aux-mount-QC/dh/D9r/dcq",1024) failed: No such file or directory (2)',
+      'file has vanished: "/tmp/gsyncd-aux-mount-QC/dh/D9r/dcq/f1"',
+      'rsync: [sender] get_acl: sys_acl_get_file(d5/d1g, ACL_TYPE_ACCESS): No such file or directory (2)',
+      'rsync warning: some files vanished before they could be transferred (code 24) at main.c(1330) [sender=3.2.7]',
+    ].join('\n');
+    assert.deepEqual([...vanishedPathsOf(stderr, paths, roots)!].sort(), ['d5/d1g/f3', 'dh/D9r/dcq/Dhp/f7w', 'dh/D9r/dcq/f1']);
+  });
+  it('null (all of the run) when a line names nothing of the run or is another error', () => {
+    assert.equal(vanishedPathsOf('file has vanished: "/elsewhere/x"', paths, roots), null);
+    assert.equal(vanishedPathsOf('rsync: [receiver] write failed on "/s/x": No space left on device (28)', paths, roots), null);
   });
 });
