@@ -33,9 +33,10 @@ export interface RsyncConfig {
 export function rsyncArgs(cfg: RsyncConfig, target: RsyncTarget): string[] {
   // --modify-window=-1: times must match to the nanosecond. rsync's default compares whole
   // seconds, so a directory or symlink created within the same second would keep its slave mtime.
-  // --ignore-missing-args: a listed file deleted since the listing is a later change (its
-  // directory's xtime moved), not a transfer error to retry.
-  const args = ['-aR0', '--files-from=-', '--numeric-ids', '--no-implied-dirs', '--modify-window=-1', '--ignore-missing-args', '--stats', ...cfg.extraOptions];
+  // No --ignore-missing-args: a listed file gone since the listing must be reported (sender-side
+  // ENOENT, classified as vanished): what holds it is not marked. Silently skipped, a file whose
+  // ancestor was renamed meanwhile was marked synced and never sent.
+  const args = ['-aR0', '--files-from=-', '--numeric-ids', '--no-implied-dirs', '--modify-window=-1', '--stats', ...cfg.extraOptions];
   // --super: keep owners, devices and specials on the slave even where rsync would not try.
   if (process.getuid?.() === 0 && !target.unprivileged) args.splice(1, 0, '--super');
   if (target.rsh) args.push('-e', target.rsh, ...cfg.remoteOptions);
