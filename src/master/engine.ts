@@ -462,8 +462,7 @@ export class SyncEngine {
         const src = op.op === 'rename' ? op.from : op.existing;
         this.ids.delete(src);
         if (!target.includes('.gsyncd-rename-')) {
-          const owner = batch.owner.get(target);
-          const m = owner?.entries?.find((e) => joinRel(owner.dir, e.name) === target);
+          const m = listedAt(batch, target);
           if (m && m.type !== 'dir') { resend.push({ path: target, size: m.size, inplace: false }); return; }
           if (m) { fail(target, 'renamed directory source vanished; recreating next pass', 'ENOENT'); return; }
         }
@@ -472,9 +471,9 @@ export class SyncEngine {
       fail(opTarget(op), r.message, r.errno);
     });
     const data = [...plan.data, ...resend].filter((x) => !batch.owner.get(x.path)?.failed);
-    const { bytesSent: bytesSentFirst, failed } = await this.sendData(data);
-    let bytesSentLate = 0;
-    for (const [path, why, errno] of failed) fail(path, why, errno);
+    const sent = await this.sendData(data);
+    let bytesSent = sent.bytesSent;
+    for (const [path, why, errno] of sent.failed) fail(path, why, errno);
     const after = await this.applyOps(plan.after);
     // A new name linked to a file this batch sent, which vanished on the master meanwhile (rsync
     // skipped it): the name gets its own copy now; a later pass links it again where the object went.
@@ -482,8 +481,7 @@ export class SyncEngine {
     for (const [op, r] of after) {
       if (r.ok) continue;
       if (op.op === 'link' && r.errno === 'ENOENT' && !batch.owner.get(op.path)?.failed) {
-        const owner = batch.owner.get(op.path);
-        const m = owner?.entries?.find((e) => joinRel(owner.dir, e.name) === op.path);
+        const m = listedAt(batch, op.path);
         if (m && m.type === 'file') { orphans.push({ path: op.path, size: m.size, inplace: false }); continue; }
       }
       fail(opTarget(op), r.message, r.errno);
@@ -491,7 +489,7 @@ export class SyncEngine {
     if (orphans.length > 0) {
       const second = await this.sendData(orphans);
       for (const [path, why, errno] of second.failed) fail(path, why, errno);
-      bytesSentLate += second.bytesSent;
+      bytesSent += second.bytesSent;
     }
     for (const [path, why, errno] of await this.syncDirAttrs(plan.dirs)) fail(path, why, errno);
 
@@ -511,7 +509,6 @@ export class SyncEngine {
     // Saved after every batch: a worker killed later loses no knowledge of renames and links
     // it confirmed, and only the names of the batch in flight are in doubt (see idsStale).
     this.persistIds();
-    const bytesSent = bytesSentFirst + bytesSentLate;
     const entryOps = plan.before.length + plan.after.length;
     report.entryOps += entryOps;
     report.dataFiles += data.length;
@@ -534,14 +531,14 @@ export class SyncEngine {
    * rsync the data in up to sync-jobs parallel runs, split by bytes. A run that fails is retried
    * with backoff; what still fails is reported per path and never marked synced.
    */
-  private async sendData(items: DataItem[], parallel = this.cfg.syncJobs): Promise<{ bytesSent: number; failed: [BytePath, string, string | undefined][] }> {
+  private async sendData(items: DataItem[], parallel = this.cfg.syncJobs): Promise<{ bytesSent: number; failed: PathFailure[] }> {
     if (items.length === 0) return { bytesSent: 0, failed: [] };
     const chunks = splitForJobs(items.filter((i) => !i.inplace), parallel);
     const inplace = items.filter((i) => i.inplace);
     const jobs = chunks.map((c) => ({ paths: c.map((i) => i.path), inplace: false }));
     if (inplace.length) jobs.push({ paths: inplace.map((i) => i.path), inplace: true });
     let bytesSent = 0;
-    const failed: [BytePath, string, string | undefined][] = [];
+    const failed: PathFailure[] = [];
     await Promise.all(jobs.map(async (job) => {
       const cfg = job.inplace ? { ...this.cfg.rsync, extraOptions: [...this.cfg.rsync.extraOptions, '--inplace'] } : this.cfg.rsync;
       let run: RsyncRun | null = null;
@@ -558,13 +555,13 @@ export class SyncEngine {
       }
       if (run && run.result === 'vanished') {
         // Not transferred: what holds them stays unmarked (churn, redone without backing off).
-        const gone = vanishedPathsOf(run.stderr, job.paths, [this.master.root]) ?? job.paths;
+        const gone = (!run.stderrCut && vanishedPathsOf(run.stderr, job.paths, [this.master.root])) || job.paths;
         for (const p of gone) failed.push([p, 'vanished on the master during the transfer', 'ENOENT']);
         this.log.info({ vanished: [...gone].length, stderr: run.stderr.slice(0, 2000) }, 'some files vanished on the master during transfer; their directories are revisited');
       }
       if (run && !rsyncSucceeded(run.result)) {
         const why = `rsync exit ${run.exitCode} (${run.result})`;
-        const pinned = run.result === 'partial' ? failedPathsOf(run.stderr, job.paths, [this.master.root, destPath(this.slave.rsyncTarget().dest)]) : null;
+        const pinned = run.result === 'partial' && !run.stderrCut ? failedPathsOf(run.stderr, job.paths, [this.master.root, destPath(this.slave.rsyncTarget().dest)]) : null;
         for (const p of pinned ?? job.paths) failed.push([p, why, undefined]);
       }
     }));
@@ -576,7 +573,7 @@ export class SyncEngine {
    * goes in a run of its own that excludes its children: with -d, rsync copies the contents of a
    * listed "." (one level, not in place, which would break hard links). Returns failed dirs ('' = root).
    */
-  private async syncDirAttrs(dirs: BytePath[]): Promise<[BytePath, string, string | undefined][]> {
+  private async syncDirAttrs(dirs: BytePath[]): Promise<PathFailure[]> {
     const others = dirs.filter((p) => p !== '.');
     const failed = (await this.sendData(others.map((p) => ({ path: p, size: 0, inplace: false })), 1)).failed;
     if (dirs.includes('.')) {
@@ -642,6 +639,15 @@ export class SyncEngine {
     });
     return rootMark;
   }
+}
+
+/** A path that failed, why, and the errno when one applies (ENOENT: churn). */
+type PathFailure = [path: BytePath, why: string, errno: string | undefined];
+
+/** The master entry a visit of this batch listed at `path` (its owner's listing). */
+function listedAt(batch: Batch, path: BytePath): MasterEntry | undefined {
+  const owner = batch.owner.get(path);
+  return owner?.entries?.find((e) => joinRel(owner.dir, e.name) === path);
 }
 
 function opTarget(op: EntryOp): BytePath {

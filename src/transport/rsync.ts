@@ -12,6 +12,8 @@ export interface RsyncRun {
   readonly bytesSent: number;
   readonly filesTransferred: number;
   readonly stderr: string;
+  /** stderr was cut at 1 MiB: it may not name every failed or vanished file. */
+  readonly stderrCut: boolean;
   readonly durationMs: number;
 }
 
@@ -46,9 +48,9 @@ export function rsyncArgs(cfg: RsyncConfig, target: RsyncTarget): string[] {
 
 /**
  * Exit 23 = some files could not be transferred; 24 = some vanished on the live master. rsync
- * says 23 also when a file vanished between its own steps on the sender (its ACL or xattrs read
- * after its stat: ENOENT): with every error of that kind, it is a vanish like 24 — the change
- * that removed the file moved its directory's xtime, so a later pass picks it up.
+ * says 23 also when a listed file is gone, or vanished between its own steps on the sender (its
+ * ACL or xattrs read after its stat): with only sender-side ENOENTs, it is a vanish like 24, which
+ * the engine treats as churn (see vanishedPathsOf), not as a failure to retry.
  */
 export function classifyRsyncExit(code: number | null, stderr = ''): RsyncResult {
   if (code === 0) return 'ok';
@@ -80,7 +82,8 @@ export async function runRsync(cfg: RsyncConfig, sourceRoot: string, target: Rsy
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 1 << 20) stderr += d; });
+  let stderrCut = false;
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 1 << 20) stderr += d; else stderrCut = true; });
   child.stdin.on('error', () => { /* rsync died early: its exit code tells why */ });
   const exit = new Promise<number | null>((resolve) => {
     child.on('error', (err) => { stderr += String(err); resolve(null); });
@@ -93,7 +96,7 @@ export async function runRsync(cfg: RsyncConfig, sourceRoot: string, target: Rsy
   }
   child.stdin.end();
   const code = await exit;
-  return { result: classifyRsyncExit(code, stderr), exitCode: code, ...parseStats(stdout), stderr: stderr.trim(), durationMs: Date.now() - started };
+  return { result: classifyRsyncExit(code, stderr), exitCode: code, ...parseStats(stdout), stderr: stderr.trim(), stderrCut, durationMs: Date.now() - started };
 }
 
 /** The directory an rsync destination (`/path` or `host:/path`) names on the slave host. */
@@ -104,40 +107,51 @@ export function destPath(dest: string): string {
 /**
  * Which of a run's paths rsync reported failing, from its error lines (each names the file in
  * quotes, absolute below a root or relative; a temp file `.NAME.XXXXXX` stands for NAME; a
- * directory stands for the run's paths below it). null when any error cannot be pinned to a path
- * of the run: then the whole run counts as failed, as before. One file refused by the slave no longer keeps every other file of its run unmarked.
+ * directory stands for the run's paths below it). One file refused by the slave then no longer
+ * keeps every other file of its run unmarked. null when any error cannot be pinned to a path of
+ * the run: the whole run counts as failed.
  */
 export function failedPathsOf(stderr: string, paths: readonly BytePath[], roots: readonly string[]): Set<BytePath> | null {
   const lines = stderr.split('\n');
   if (lines.some((l) => l.startsWith('rsync error: ') && !l.startsWith('rsync error: some files/attrs were not transferred'))) return null;
   const errors = lines.filter((l) => l.startsWith('rsync: '));
   if (errors.length === 0) return null;
-  const bases = roots.map((r) => fromText(r.replace(/\/+$/, '')));
-  const failed = new Set<BytePath>();
-  for (const line of errors) {
-    let pinned = false;
-    for (const [, quoted] of line.matchAll(/"([^"]*)"/g)) {
-      const rel = relativeTo(fromText(quoted!), bases);
-      if (rel === null) continue;
-      for (const p of paths) {
-        if (p === rel || p.startsWith(`${rel}/`)) {
-          failed.add(p);
-          pinned = true;
-        }
-      }
-    }
-    if (!pinned) return null;
-  }
-  return failed;
+  const pin = pinner(paths, roots);
+  for (const line of errors) if (!pin(quotedIn(line))) return null;
+  return pin.found;
 }
 
+/**
+ * Adds the run's paths a message names (or that lie below a directory it names) to `found`;
+ * false when it names none of them.
+ */
+function pinner(paths: readonly BytePath[], roots: readonly string[]): ((named: string[]) => boolean) & { found: Set<BytePath> } {
+  const bases = roots.map((r) => fromText(r.replace(/\/+$/, '')));
+  const found = new Set<BytePath>();
+  const pin = (named: string[]) => {
+    let pinned = false;
+    for (const q of named) {
+      const rel = relativeTo(fromText(q), bases);
+      if (rel === null) continue;
+      for (const p of paths) if (p === rel || p.startsWith(`${rel}/`)) { found.add(p); pinned = true; }
+    }
+    return pinned;
+  };
+  return Object.assign(pin, { found });
+}
+
+function quotedIn(line: string): string[] {
+  return [...line.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+}
+
+/** A path from an rsync message, relative to the roots; a temp file `.NAME.XXXXXX` is NAME. */
 function relativeTo(q: BytePath, bases: readonly BytePath[]): BytePath | null {
   let rel: BytePath | null = null;
   if (!q.startsWith('/')) rel = q.replace(/^\.\//, '');
   else for (const b of bases) if (q === b) rel = '.'; else if (q.startsWith(`${b}/`)) rel = q.slice(b.length + 1);
-  if (rel === null || rel === '') return rel === '' ? '.' : null;
-  const name = rel.slice(rel.lastIndexOf('/') + 1);
-  const temp = /^\.(.+)\.[A-Za-z0-9]{6}$/.exec(name);
+  if (rel === null) return null;
+  if (rel === '') return '.';
+  const temp = /^\.(.+)\.[A-Za-z0-9]{6}$/.exec(rel.slice(rel.lastIndexOf('/') + 1));
   return temp ? joinRel(parentOf(rel), temp[1]!) : rel;
 }
 
@@ -149,23 +163,16 @@ function relativeTo(q: BytePath, bases: readonly BytePath[]): BytePath | null {
  * null when a line cannot be pinned: then every path of the run counts as vanished.
  */
 export function vanishedPathsOf(stderr: string, paths: readonly BytePath[], roots: readonly string[]): Set<BytePath> | null {
-  const bases = roots.map((r) => fromText(r.replace(/\/+$/, '')));
-  const out = new Set<BytePath>();
+  const pin = pinner(paths, roots);
   for (const line of stderr.split('\n')) {
     let named: string[];
-    if (line.startsWith('file has vanished: ')) named = [...line.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+    if (line.startsWith('file has vanished: ')) named = quotedIn(line);
     else if (SENDER_ENOENT.test(line)) {
       const acl = /sys_acl_get_file\((.*), ACL_TYPE_[A-Z]+\)/.exec(line)?.[1];
-      named = acl !== undefined ? [acl] : [...line.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+      named = acl !== undefined ? [acl] : quotedIn(line);
     } else if (line.startsWith('rsync: ')) return null;
     else continue;
-    let pinned = false;
-    for (const q of named) {
-      const rel = relativeTo(fromText(q), bases);
-      if (rel === null) continue;
-      for (const p of paths) if (p === rel || p.startsWith(`${rel}/`)) { out.add(p); pinned = true; }
-    }
-    if (!pinned) return null;
+    if (!pin(named)) return null;
   }
-  return out;
+  return pin.found.size > 0 ? pin.found : null;
 }

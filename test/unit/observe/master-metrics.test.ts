@@ -19,7 +19,7 @@ function setup(start = 1_700_000_000_000) {
 
 const ok: OpResult = { ok: true };
 const bad: OpResult = { ok: false, errno: 'EACCES', message: 'permission denied' };
-const run = (over: Partial<RsyncRun> & { files?: number }): RsyncRun => ({ result: 'ok', exitCode: 0, bytesSent: 0, filesTransferred: 0, stderr: '', durationMs: 0, ...over });
+const run = (over: Partial<RsyncRun> & { files?: number }): RsyncRun => ({ result: 'ok', exitCode: 0, bytesSent: 0, filesTransferred: 0, stderr: '', stderrCut: false, durationMs: 0, ...over });
 
 describe('attachMasterMetrics: state', () => {
   it('sets the info metrics from the URLs, hosts only there', async () => {

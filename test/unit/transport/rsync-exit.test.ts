@@ -66,6 +66,9 @@ describe('failedPathsOf', () => {
     assert.equal(failedPathsOf(SUMMARY, paths, roots), null);
     assert.equal(failedPathsOf('', paths, roots), null);
   });
+  it('vanishedPathsOf: null when nothing is named (every path of the run counts as vanished)', () => {
+    assert.equal(vanishedPathsOf('rsync warning: some files vanished before they could be transferred (code 24)', ['a'], ['/m']), null);
+  });
 });
 
 describe('vanishedPathsOf', () => {
