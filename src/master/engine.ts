@@ -36,6 +36,8 @@ export interface EngineLog {
 }
 
 export interface EngineEvents {
+  /** The pass has work (the root's xtime is past its mark): not an idle poll. */
+  onBusy?(): void;
   onScanned?(entries: number): void;
   onBatch?(summary: BatchSummary): void;
   onRsync?(run: RsyncRun): void;
@@ -166,6 +168,7 @@ export class SyncEngine {
     }
     const mark = slaveRootMark ?? URXTIME;
     if (compareXtime(mark, rootX) === 0) return { ...report, idle: true, complete: true };
+    this.events.onBusy?.();
     if (xtimeNewer(mark, rootX)) {
       this.log.error({ slaveMark: formatXtime(mark), masterXtime: formatXtime(rootX) },
         'slave root mark is newer than the master root xtime (timestamp corruption or a different master): resyncing the whole tree');

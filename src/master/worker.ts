@@ -46,7 +46,7 @@ export interface WorkerConfig {
   readonly engine: Omit<EngineConfig, 'markKey'>;
 }
 
-export interface WorkerHooks extends EngineEvents {
+export interface WorkerHooks extends Omit<EngineEvents, 'onBusy'> {
   onState?(state: SessionState): void;
   /** The master mount came up / went away (GlusterFS masters). */
   setMountUp?(up: boolean): void;
@@ -183,7 +183,10 @@ export class Worker {
     await this.checkSlaveIdentity();
     // Explicit delegation (the hooks may be an IPC proxy, which has no own keys to spread).
     const hooks = this.hooks;
+    let busyCrawl: CrawlState = 'initial';
     const events: EngineEvents = {
+      // Set only when a pass has work: an idle poll leaves 'idle' (and sends the monitor nothing).
+      onBusy: () => this.setCrawl(busyCrawl),
       onScanned: (n) => { this.scanned += n; hooks.onScanned?.(n); },
       onBatch: (b) => hooks.onBatch?.(b),
       onRsync: (r) => { this.passBytes += r.bytesSent; hooks.onRsync?.(r); },
@@ -207,7 +210,7 @@ export class Worker {
     let lastChurn = new Set<string>();
     while (!this.stopping) {
       const t0 = Date.now();
-      this.setCrawl(slaveMark ? 'xtime' : 'initial');
+      busyCrawl = slaveMark ? 'xtime' : 'initial';
       let report: PassReport;
       try {
         const progress = this.startProgress(!slaveMark);
