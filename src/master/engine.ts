@@ -94,6 +94,10 @@ interface Visit {
   changed: boolean;
   failed: boolean;
   incomplete: boolean;
+  /** Its batch was applied (whatever failed of it is known). */
+  flushed: boolean;
+  /** Its mark was written in this pass (a closed subtree is stamped as soon as it is closed). */
+  marked: boolean;
 }
 
 type Listings = [MasterEntry[] | null, SlaveEntry[] | null];
@@ -177,7 +181,7 @@ export class SyncEngine {
     this.slaveExtras = new Map();
     this.movedAway = new Set();
     const rootStime = slaveRootMark && !xtimeNewer(slaveRootMark, rootX) ? slaveRootMark : null;
-    const rootVisit: Visit = { dir: '', xtime: rootX, stime: rootStime, entry: await this.master.lookup(''), parent: null, needsFlush: false, entries: null, changed: false, failed: false, incomplete: false };
+    const rootVisit: Visit = { dir: '', xtime: rootX, stime: rootStime, entry: await this.master.lookup(''), parent: null, needsFlush: false, entries: null, changed: false, failed: false, incomplete: false, flushed: false, marked: false };
     const all: Visit[] = [];
     const deferred: Deferred[] = [];
     const stack: Visit[] = [rootVisit];
@@ -205,6 +209,9 @@ export class SyncEngine {
       for (const w of afterFlush) w.needsFlush = false;
       stack.push(...afterFlush.reverse());
       afterFlush.length = 0;
+      // Subtrees finished by now are stamped now: a worker killed later in a long pass does not
+      // redo them (under frequent kills, end-of-pass marks were never reached).
+      await this.stampClosed(all, stack, deferred, report);
     };
     // Before anything is applied (every batch, and the deletes at the end), the master must
     // still be sane: a mount lost or a root emptied while a long pass runs must not be mirrored.
@@ -364,7 +371,7 @@ export class SyncEngine {
   }
 
   private child(parent: Visit, m: MasterEntry, needsFlush: boolean, stime: Xtime | null = null): Visit {
-    return { dir: joinRel(parent.dir, m.name), xtime: m.xtime ?? null, stime, entry: m, parent, needsFlush, entries: null, changed: false, failed: false, incomplete: false };
+    return { dir: joinRel(parent.dir, m.name), xtime: m.xtime ?? null, stime, entry: m, parent, needsFlush, entries: null, changed: false, failed: false, incomplete: false, flushed: false, marked: false };
   }
 
   /**
@@ -508,7 +515,7 @@ export class SyncEngine {
       for (const e of v.entries) this.ids.set(joinRel(v.dir, e.name), e.id);
       this.master.confirmDir(v.dir, v.entries);
     }
-    for (const v of batch.visits) v.entries = null; // keep memory flat on huge trees
+    for (const v of batch.visits) { v.entries = null; v.flushed = true; } // entries: keep memory flat on huge trees
     // Saved after every batch: a worker killed later loses no knowledge of renames and links
     // it confirmed, and only the names of the batch in flight are in doubt (see idsStale).
     this.persistIds();
@@ -622,6 +629,19 @@ export class SyncEngine {
     }
   }
 
+  /** Stamp the visited directories whose subtrees are closed (see closedVisits), deepest first. */
+  private async stampClosed(all: Visit[], pending: readonly Visit[], deferred: readonly Deferred[], report: { failures: string[] }): Promise<void> {
+    const closed = closedVisits(all, pending, deferred);
+    this.log.debug({ visited: all.length, pending: pending.length, closed: closed.size }, 'closed subtrees');
+    if (closed.size === 0) return;
+    const marks = [...marksToWrite(all)].filter(([v]) => closed.has(v)).sort(([a], [b]) => depth(b) - depth(a));
+    for (const v of closed) v.marked = true; // final either way: nothing below them changes in this pass
+    if (marks.length === 0) return;
+    await this.master.flush();
+    const results = await this.applyOps(marks.map(([v, xtime]) => ({ op: 'mark', path: v.dir, xtime })));
+    for (const [, r] of results) if (!r.ok && r.errno !== 'ENOENT') report.failures.push(r.message);
+  }
+
   /**
    * Stamp every confirmed visited directory with the xtime read before its listing, capped by
    * the old mark of any failed directory below it (core/marks.ts), deepest first, so a parent's
@@ -630,7 +650,7 @@ export class SyncEngine {
   private async stampMarks(all: Visit[], report: { failures: string[] }): Promise<Xtime | null> {
     this.persistIds();
     await this.master.flush();
-    const marks = [...marksToWrite(all)].sort(([a], [b]) => depth(b) - depth(a));
+    const marks = [...marksToWrite(all)].filter(([v]) => !v.marked).sort(([a], [b]) => depth(b) - depth(a));
     const ops: EntryOp[] = marks.map(([v, xtime]) => ({ op: 'mark', path: v.dir, xtime }));
     const results = await this.applyOps(ops);
     let rootMark: Xtime | null = null;
@@ -651,6 +671,20 @@ type PathFailure = [path: BytePath, why: string, errno: string | undefined];
 function listedAt(batch: Batch, path: BytePath): MasterEntry | undefined {
   const owner = batch.owner.get(path);
   return owner?.entries?.find((e) => joinRel(owner.dir, e.name) === path);
+}
+
+/**
+ * Visited directories whose whole subtree is done: applied, nothing of it still to visit (on the
+ * stack), and no deferred delete in it (those run at the end of the pass).
+ */
+function closedVisits(all: readonly Visit[], pending: readonly Visit[], deferred: readonly Deferred[]): Set<Visit> {
+  const blocked = new Set<Visit>();
+  const block = (v: Visit) => { for (let p: Visit | null = v; p && !blocked.has(p); p = p.parent) blocked.add(p); };
+  for (const v of pending) block(v);
+  for (const x of deferred) block(x.owner);
+  for (const v of all) if (!v.flushed && !v.incomplete) block(v);
+  // The root is the pass's own result: stamped at its end, after the last batch and the deletes.
+  return new Set(all.filter((v) => v.parent !== null && v.flushed && !v.marked && !blocked.has(v)));
 }
 
 function opTarget(op: EntryOp): BytePath {
