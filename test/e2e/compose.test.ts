@@ -199,7 +199,12 @@ describe('compose pair (compose.yaml)', { timeout: 15 * 60_000 }, () => {
 
   it('serves metrics on both published ports', { timeout: 60_000 }, async (t) => {
     assert.ok(stackUp, 'stack not up');
-    const m = await http(ports.master, '/metrics');
+    // The slave can match the master a pass before the initial sync counts as complete (a name
+    // that vanished during the first pass leaves its directory for the next one): wait for it.
+    const m = await waitFor('the initial sync to complete', 60_000, async () => {
+      const r = await http(ports.master, '/metrics');
+      return /^gsyncd_initial_sync_completed\{[^}]*\} 1$/m.test(r.body) ? r : undefined;
+    }).catch(() => http(ports.master, '/metrics'));
     assert.equal(m.status, 200);
     assert.match(m.body, /^gsyncd_build_info\{[^}]*role="master"[^}]*\} 1$/m);
     assert.match(m.body, /^gsyncd_slave_connected\{[^}]*\} 1$/m);
