@@ -69,8 +69,10 @@ export async function setupRootSsh(stack: CleanupStack): Promise<SshSetup> {
     fs.mkdirSync('/run/sshd', { recursive: true });
     const pidFile = '/run/gsyncd-bench-sshd.pid';
     await mustRun('/usr/sbin/sshd', ['-o', `PidFile=${pidFile}`]);
-    await waitFor(() => fs.existsSync(pidFile) && listening22(), { what: 'sshd on port 22', timeoutMs: 10_000, intervalMs: 100 });
-    const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    // The pid file can exist before sshd has written its pid into it: wait for the number.
+    const pidIn = () => { try { return Number(fs.readFileSync(pidFile, 'utf8').trim()) || 0; } catch { return 0; } };
+    await waitFor(() => pidIn() > 0 && listening22(), { what: 'sshd on port 22', timeoutMs: 10_000, intervalMs: 100 });
+    const pid = pidIn();
     log(`started sshd (pid ${pid}) on port 22`);
     stack.defer('stop the sshd we started', async () => {
       if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sshd') process.kill(pid, 'SIGTERM');
