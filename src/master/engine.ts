@@ -634,12 +634,11 @@ export class SyncEngine {
     const closed = closedVisits(all, pending, deferred);
     this.log.debug({ visited: all.length, pending: pending.length, closed: closed.size }, 'closed subtrees');
     if (closed.size === 0) return;
-    const marks = [...marksToWrite(all)].filter(([v]) => closed.has(v)).sort(([a], [b]) => depth(b) - depth(a));
+    const marks = [...marksToWrite(all)].filter(([v]) => closed.has(v));
     for (const v of closed) v.marked = true; // final either way: nothing below them changes in this pass
     if (marks.length === 0) return;
     await this.master.flush();
-    const results = await this.applyOps(marks.map(([v, xtime]) => ({ op: 'mark', path: v.dir, xtime })));
-    for (const [, r] of results) if (!r.ok && r.errno !== 'ENOENT') report.failures.push(r.message);
+    await this.writeMarks(marks, report);
   }
 
   /**
@@ -650,9 +649,13 @@ export class SyncEngine {
   private async stampMarks(all: Visit[], report: { failures: string[] }): Promise<Xtime | null> {
     this.persistIds();
     await this.master.flush();
-    const marks = [...marksToWrite(all)].filter(([v]) => !v.marked).sort(([a], [b]) => depth(b) - depth(a));
-    const ops: EntryOp[] = marks.map(([v, xtime]) => ({ op: 'mark', path: v.dir, xtime }));
-    const results = await this.applyOps(ops);
+    return this.writeMarks([...marksToWrite(all)].filter(([v]) => !v.marked), report);
+  }
+
+  /** Write marks deepest first; returns the root's, if it was among them and written. */
+  private async writeMarks(marks: [Visit, Xtime][], report: { failures: string[] }): Promise<Xtime | null> {
+    marks.sort(([a], [b]) => depth(b) - depth(a));
+    const results = await this.applyOps(marks.map(([v, xtime]) => ({ op: 'mark', path: v.dir, xtime })));
     let rootMark: Xtime | null = null;
     results.forEach(([op, r]) => {
       // ENOENT: a later batch of this pass renamed or removed that directory on the slave (the
