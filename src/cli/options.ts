@@ -122,6 +122,8 @@ export const tunables = [
     help: 'log level of the auxiliary glusterfs mount (case-insensitive)' },
   { name: 'gluster-params', type: 'string', default: '', metavar: 'PARAMS', mode: 'master', effective: true,
     help: 'extra whitespace-separated mount parameters, each passed as --PARAM' },
+  { name: 'gluster-read-cache', type: 'int', default: 1, min: 0, max: 10, metavar: 'SEC', mode: 'master', effective: true,
+    help: 'seconds the kernel caches entries and attributes on the second mount rsync reads data through; 0 = read through the uncached mount' },
   { name: 'mountbroker', type: 'string', default: '', metavar: 'LABEL', mode: 'master', effective: false, planned: 'master',
     help: 'mount through glusterd\'s mountbroker with this label instead of directly' },
   // ── observability and supervision ──

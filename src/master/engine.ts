@@ -102,6 +102,9 @@ interface Visit {
 
 type Listings = [MasterEntry[] | null, SlaveEntry[] | null];
 
+/** Below this many files a batch reads from the uncached root rather than wait for the read mount. */
+const READ_MOUNT_MIN_FILES = 200;
+
 /** Directories listed ahead of their visit (both sides), to overlap FUSE round trips. */
 const PREFETCH_DIRS = 6;
 
@@ -123,6 +126,8 @@ class Batch {
   /** Sources of this batch's renames. */
   readonly renamed = new Set<BytePath>();
   dataBytes = 0;
+  /** When the last listing of this batch was in hand (ms): the data it decided on was seen by then. */
+  listedUntil = 0;
   get size(): number { return decisionCount(this.decisions); }
 }
 
@@ -233,7 +238,9 @@ export class SyncEngine {
       all.push(v);
       const listed = ahead.get(v) ?? this.listBoth(v.dir);
       ahead.delete(v);
-      const children = await this.visit(v, await listed, batch, deferred, report, everSynced);
+      const listings = await listed;
+      batch.listedUntil = Date.now();
+      const children = await this.visit(v, listings, batch, deferred, report, everSynced);
       if (children === 'halt') return { ...report, halted: 'root_emptied' };
       for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
       if (batch.size >= this.cfg.batchMaxEntries || batch.dataBytes >= this.cfg.batchMaxBytes) {
@@ -481,7 +488,7 @@ export class SyncEngine {
       fail(opTarget(op), r.message, r.errno);
     });
     const data = [...plan.data, ...resend].filter((x) => !batch.owner.get(x.path)?.failed);
-    const sent = await this.sendData(data);
+    const sent = await this.sendData(data, await this.dataRoot(batch, data.length));
     let bytesSent = sent.bytesSent;
     for (const [path, why, errno] of sent.failed) fail(path, why, errno);
     const after = await this.applyOps(plan.after);
@@ -497,7 +504,7 @@ export class SyncEngine {
       fail(opTarget(op), r.message, r.errno);
     }
     if (orphans.length > 0) {
-      const second = await this.sendData(orphans);
+      const second = await this.sendData(orphans, await this.dataRoot(batch, orphans.length));
       for (const [path, why, errno] of second.failed) fail(path, why, errno);
       bytesSent += second.bytesSent;
     }
@@ -538,10 +545,28 @@ export class SyncEngine {
   }
 
   /**
-   * rsync the data in up to sync-jobs parallel runs, split by bytes. A run that fails is retried
-   * with backoff; what still fails is reported per path and never marked synced.
+   * Where rsync reads a batch's data: the master's read mount (cached, far fewer round trips)
+   * once it has settled since the batch's last listing, so that every change the listings saw
+   * (and the marks will cover) is visible through its caches; else the uncached root. A small
+   * batch does not wait for it.
    */
-  private async sendData(items: DataItem[], parallel = this.cfg.syncJobs): Promise<{ bytesSent: number; failed: PathFailure[] }> {
+  private async dataRoot(batch: Batch, files: number): Promise<string> {
+    const reader = files > 0 ? await this.master.readMount?.() : null;
+    if (!reader) return this.master.root;
+    const wait = batch.listedUntil + reader.settleMs - Date.now();
+    if (wait > 0) {
+      if (files < READ_MOUNT_MIN_FILES) return this.master.root;
+      await this.sleepUnlessStopped(wait);
+    }
+    return reader.root;
+  }
+
+  /**
+   * rsync the data in up to sync-jobs parallel runs, split by bytes, reading from `root`. A run
+   * that fails is retried with backoff, from the uncached root; what still fails is reported per
+   * path and never marked synced.
+   */
+  private async sendData(items: DataItem[], root: string, parallel = this.cfg.syncJobs): Promise<{ bytesSent: number; failed: PathFailure[] }> {
     if (items.length === 0) return { bytesSent: 0, failed: [] };
     const chunks = splitForJobs(items.filter((i) => !i.inplace), parallel);
     const inplace = items.filter((i) => i.inplace);
@@ -555,7 +580,9 @@ export class SyncEngine {
       for (let attempt = 0; attempt <= this.cfg.maxRsyncRetries; attempt++) {
         if (attempt > 0) await this.sleepUnlessStopped(this.cfg.retryDelayMs(attempt));
         if (attempt > 0 && this.stopRequested) break;
-        run = await runRsync(cfg, this.master.root, this.slave.rsyncTarget(), job.paths);
+        // A retry reads from the uncached root: a failing read mount must not fail the batch.
+        const from = attempt === 0 ? root : this.master.root;
+        run = await runRsync(cfg, from, this.slave.rsyncTarget(), job.paths);
         this.log.debug({ files: job.paths.length, exitCode: run.exitCode, bytesSent: run.bytesSent, ms: run.durationMs, inplace: job.inplace }, 'rsync run');
         this.events.onRsync?.(run);
         bytesSent += run.bytesSent;
@@ -565,13 +592,13 @@ export class SyncEngine {
       }
       if (run && run.result === 'vanished') {
         // Not transferred: what holds them stays unmarked (churn, redone without backing off).
-        const gone = (!run.stderrCut && vanishedPathsOf(run.stderr, job.paths, [this.master.root])) || job.paths;
+        const gone = (!run.stderrCut && vanishedPathsOf(run.stderr, job.paths, [root, this.master.root])) || job.paths;
         for (const p of gone) failed.push([p, 'vanished on the master during the transfer', 'ENOENT']);
         this.log.info({ vanished: [...gone].length, stderr: run.stderr.slice(0, 2000) }, 'some files vanished on the master during transfer; their directories are revisited');
       }
       if (run && !rsyncSucceeded(run.result)) {
         const why = `rsync exit ${run.exitCode} (${run.result})`;
-        const pinned = run.result === 'partial' && !run.stderrCut ? failedPathsOf(run.stderr, job.paths, [this.master.root, destPath(this.slave.rsyncTarget().dest)]) : null;
+        const pinned = run.result === 'partial' && !run.stderrCut ? failedPathsOf(run.stderr, job.paths, [root, this.master.root, destPath(this.slave.rsyncTarget().dest)]) : null;
         for (const p of pinned ?? job.paths) failed.push([p, why, undefined]);
       }
     }));
@@ -585,7 +612,7 @@ export class SyncEngine {
    */
   private async syncDirAttrs(dirs: BytePath[]): Promise<PathFailure[]> {
     const others = dirs.filter((p) => p !== '.');
-    const failed = (await this.sendData(others.map((p) => ({ path: p, size: 0, inplace: false })), 1)).failed;
+    const failed = (await this.sendData(others.map((p) => ({ path: p, size: 0, inplace: false })), this.master.root, 1)).failed;
     if (dirs.includes('.')) {
       const cfg = { ...this.cfg.rsync, extraOptions: [...this.cfg.rsync.extraOptions, '--exclude=/*'] };
       const run = await runRsync(cfg, this.master.root, this.slave.rsyncTarget(), ['.']);

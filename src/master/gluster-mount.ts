@@ -26,6 +26,12 @@ export interface AuxMountOptions {
   /** Where the temp mount dir is made (default: the OS temp dir). */
   readonly baseDir?: string;
   readonly log?: { warn(obj: object, msg: string): void };
+  /**
+   * A read mount: the kernel caches entries and attributes for this many seconds (and nothing
+   * caches longer, whatever gluster-params say). Only for reads that start at least
+   * readMountSettleMs(cacheSec) after what they must see was observed; see READ_MOUNT_CACHE.
+   */
+  readonly cacheSec?: number;
 }
 
 export type MountHealth = 'ok' | 'disconnected' | 'gone' | 'not-mounted';
@@ -55,10 +61,48 @@ const MOUNT_DEFAULTS = [
   '--xlator-option=*-dht.assert-no-child-down=true',
 ];
 
+/**
+ * A read mount's caches, forced over gluster-params: the kernel keeps entries and attributes for
+ * `sec` seconds, which spares the brick a LOOKUP per path component of every file rsync reads
+ * (measured: 1,000 small files rsync'd in 10 s from the zero-cache mount, 2.5 s from this one).
+ * Every other cache is bounded too: the page cache is dropped at each open, md-cache caches
+ * nothing, quick-read and io-cache keep content at most a second and never by invalidation
+ * alone. So any answer this mount gives reflects the volume at most ~`sec` + 1 s earlier: data
+ * read `readMountSettleMs` after a change was observed includes that change.
+ */
+function readMountCache(sec: number): string[] {
+  return [
+    '--acl',
+    `--attribute-timeout=${sec}`,
+    `--entry-timeout=${sec}`,
+    '--negative-timeout=0',
+    '--fopen-keep-cache=off',
+    '--xlator-option=*-md-cache.md-cache-timeout=0',
+    '--xlator-option=*-quick-read.cache-timeout=1',
+    '--xlator-option=*-quick-read.quick-read-cache-invalidation=false',
+    '--xlator-option=*-io-cache.cache-timeout=1',
+    '--xlator-option=*-dht.assert-no-child-down=true',
+  ];
+}
+
+/**
+ * How long after observing a change a read through a `cacheSec` read mount is sure to see it:
+ * the kernel's timeouts, a second for the xlators' whole-second clocks, and a margin.
+ */
+export function readMountSettleMs(cacheSec: number): number {
+  return cacheSec * 1000 + 1500;
+}
+
 /** What a parameter sets: `--name` or, for xlator options, `--xlator-option=XLATOR.OPTION`. */
 function paramKey(p: string): string {
   const m = /^(--xlator-option=[^=]+)=/.exec(p);
   return m ? m[1]! : p.split('=')[0]!;
+}
+
+/** Like paramKey, but an xlator option by its option name only: `*-md-cache.x` = `vol-md-cache.x`. */
+function cacheKey(p: string): string {
+  const m = /^--xlator-option=[^=]*\.([^.=]+)=/.exec(p);
+  return m ? `xlator:${m[1]}` : paramKey(p);
 }
 
 export class AuxMount {
@@ -88,6 +132,15 @@ export class AuxMount {
     const args = [`--volfile-server=${host}`, `--volfile-id=${volume}`, '--client-pid=-1', '--aux-gfid-mount'];
     if (logFile) args.push(`--log-file=${logFile}`);
     if (logLevel) args.push(`--log-level=${logLevel.toUpperCase()}`);
+    const { cacheSec } = this.opts;
+    if (cacheSec !== undefined) {
+      // The caches are what makes reads through this mount safe: no parameter may lengthen them.
+      const forced = readMountCache(cacheSec);
+      const keys = new Set(forced.map(cacheKey));
+      args.push(...forced);
+      for (const p of splitParams(this.opts.params)) if (!keys.has(cacheKey(p)) && !args.includes(p)) args.push(p);
+      return args;
+    }
     const extra = splitParams(this.opts.params);
     const given = new Set(extra.map(paramKey));
     for (const d of MOUNT_DEFAULTS) if (!given.has(paramKey(d))) args.push(d);

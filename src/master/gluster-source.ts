@@ -10,7 +10,7 @@ import { decodeXtime, formatXtime, type Xtime } from '../core/xtime.js';
 import { absPath, copyVanished, listDir, lstatEntry, type RawStat } from '../fs/tree.js';
 import { getXattr } from '../fs/xattr.js';
 import type { EngineLog } from './engine.js';
-import { AuxMount, type AuxMountOptions } from './gluster-mount.js';
+import { AuxMount, readMountSettleMs, type AuxMountOptions } from './gluster-mount.js';
 import { volumeInfo, type VolumeInfo } from './gluster-volume.js';
 import type { MasterSource } from './source.js';
 
@@ -33,7 +33,12 @@ export interface GlusterSourceOptions extends GlusterMountConfig {
   readonly volumeMarkRecheckMs?: number;
   /** getxattr calls in flight while listing a directory (default 16). */
   readonly xattrParallelism?: number;
+  /** Kernel cache seconds of the read mount rsync reads data through; 0 = no read mount. */
+  readonly readCacheSec?: number;
 }
+
+/** After a read mount failed to mount, the uncached mount is used this long before trying again. */
+const READ_MOUNT_RETRY_MS = 60_000;
 
 /** The volume-mark the marker serves on the root: who the volume is and whether it is sane. */
 export interface VolumeMark {
@@ -88,6 +93,9 @@ export class GlusterSource implements MasterSource {
   /** Work done, for idle-cost checks and metrics. */
   readonly stats = { getxattr: 0, listedDirs: 0 };
   private mount: AuxMount | null = null;
+  /** The read mount (data for rsync), mounted on first use; see readMount(). */
+  private reader: Promise<AuxMount | null> | null = null;
+  private readerFailedAt = 0;
   private uuid = '';
   private info: VolumeInfo | null = null;
   private mark: VolumeMark | null = null;
@@ -177,7 +185,49 @@ export class GlusterSource implements MasterSource {
   async stop(): Promise<void> {
     const m = this.mount;
     this.mount = null;
+    const r = this.reader;
+    this.reader = null;
     await m?.unmount();
+    await (await r?.catch(() => null))?.unmount();
+  }
+
+  /**
+   * The read mount: the same volume with the kernel caching entries and attributes for
+   * readCacheSec (default 1 s), which rsync reads data through (see readMountCache). Listings,
+   * xtimes and everything the crawl decides on still come from the uncached mount. A read mount
+   * that cannot be made or stops answering is dropped: the uncached one serves meanwhile.
+   */
+  async readMount(): Promise<{ root: string; settleMs: number } | null> {
+    const sec = this.opts.readCacheSec ?? 1;
+    if (sec <= 0 || !this.mount) return null;
+    if (!this.reader) {
+      if (Date.now() - this.readerFailedAt < READ_MOUNT_RETRY_MS) return null;
+      const m = new AuxMount({ ...auxMountOptions(this.opts, this.opts.log), cacheSec: sec });
+      this.reader = m.mount().then(async () => {
+        // Only the volume the crawl reads: a volume re-created under the same name is not it.
+        const mark = decodeVolumeMark(await getXattr(absPath(m.dir, ''), volumeMarkKey()));
+        if (mark?.uuid !== this.uuid) {
+          await m.unmount();
+          throw new Error(`the read mount shows volume ${mark?.uuid ?? '(no volume-mark)'}, not ${this.uuid}`);
+        }
+        return m;
+      }).catch((err: unknown) => {
+        this.opts.log.warn({ err: (err as Error).message }, 'cannot mount the read mount: reading data through the uncached mount');
+        this.readerFailedAt = Date.now();
+        this.reader = null;
+        return null;
+      });
+    }
+    const m = await this.reader;
+    if (!m) return null;
+    const health = await m.health(5_000);
+    if (health !== 'ok') {
+      this.opts.log.warn({ mount: m.mounted ? m.dir : null, health }, 'the read mount is not answering: remounting it');
+      this.reader = null;
+      await m.unmount();
+      return null;
+    }
+    return { root: m.dir, settleMs: readMountSettleMs(sec) };
   }
 
   /** Read, decode and check the volume-mark; null when the volume has none (indexing off). */

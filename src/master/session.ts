@@ -110,7 +110,7 @@ export async function openMaster(opts: ResolvedOptions, url: ResourceUrl, sessio
     }
     case 'gluster': {
       const { GlusterSource } = await import('./gluster-source.js');
-      return new GlusterSource({ host: url.host, volume: url.volume, ...mountOptions(opts), log });
+      return new GlusterSource({ host: url.host, volume: url.volume, ...mountOptions(opts), readCacheSec: opts.get('gluster-read-cache'), log });
     }
     case 'ssh':
       throw gsyncdError('GSYNCD_ERR_URL_PAIR', 'a remote (ssh) URL cannot be the master');

@@ -31,6 +31,12 @@ export interface MasterSource {
   acceptRootChange?(): Promise<void>;
   /** Try to get back after a 'mount_missing' safety check (e.g. remount). Optional. */
   recover?(): Promise<void>;
+  /**
+   * A cached view of the same data for rsync to read from (GlusterFS: a second mount with kernel
+   * caching), and how long after a change was observed a read through it is sure to see it.
+   * null: none (use `root`). Optional.
+   */
+  readMount?(): Promise<{ root: string; settleMs: number } | null>;
   /** Resolve after `ms`, or earlier when the source knows something changed. */
   waitForChange(ms: number): Promise<void>;
 }

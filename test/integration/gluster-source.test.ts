@@ -167,6 +167,52 @@ test('parsing: volume info XML, volume-mark, mount arguments, slave mark key', (
   assert.equal(glusterSlaveMarkKey('trusted.other'), 'trusted.other');
 });
 
+test('read mount: cached for rsync, forced cache bounds, fresh once settled, unmounted by stop()', { timeout: 120_000 }, async (t) => {
+  const forced = new AuxMount({ host: 'h', volume: 'v', timeoutSec: 1, cacheSec: 1,
+    params: 'entry-timeout=600 xlator-option=*-md-cache.md-cache-timeout=600 xlator-option=v-quick-read.cache-timeout=60 log-level=WARNING' }).commandArgs();
+  assert.ok(forced.includes('--entry-timeout=1') && forced.includes('--attribute-timeout=1') && forced.includes('--fopen-keep-cache=off'), forced.join(' '));
+  assert.ok(!forced.some((a) => /=600$|=60$/.test(a)), `no parameter lengthens the caches: ${forced.join(' ')}`);
+  assert.ok(forced.includes('--log-level=WARNING'), 'other parameters pass');
+
+  const off = await started({ readCacheSec: 0 });
+  assert.equal(await off.readMount(), null, 'read-cache 0: no read mount');
+  await off.stop();
+  const src = await started();
+  try {
+    const reader = await src.readMount();
+    assert.ok(reader && reader.root !== src.root, 'a second mount');
+    assert.deepEqual(auxMountsLeft().sort(), [src.root, reader.root].sort());
+    assert.ok(readFileSync('/proc/self/mounts', 'utf8').includes(reader.root));
+    await mkdir(join(fuse, 'rm'), { recursive: true });
+    let staleAtOnce = 0;
+    for (let i = 0; i < 4; i++) {
+      // Same size and, for the in-place write, the same name and inode: only fresh caches tell.
+      const [a, b] = [Buffer.alloc(4096, `a${i}`), Buffer.alloc(4096, `b${i}`)];
+      await writeFile(join(fuse, 'rm', 'inplace'), a);
+      await writeFile(join(fuse, 'rm', 'replaced'), a);
+      await sleep(reader.settleMs);
+      assert.deepEqual(readFileSync(join(reader.root, 'rm', 'inplace')), a); // and cached now
+      assert.deepEqual(readFileSync(join(reader.root, 'rm', 'replaced')), a);
+      await writeFile(join(fuse, 'rm', 'inplace'), b, { flag: 'r+' });
+      await writeFile(join(fuse, 'rm', 'new'), b);
+      await rename(join(fuse, 'rm', 'new'), join(fuse, 'rm', 'replaced'));
+      const observed = Date.now(); // a pass would have listed here
+      try {
+        if (!readFileSync(join(reader.root, 'rm', 'replaced')).equals(b)) staleAtOnce++;
+      } catch {
+        staleAtOnce++; // the cached name still leads to the replaced (unlinked) inode
+      }
+      await sleep(Math.max(0, observed + reader.settleMs - Date.now()));
+      assert.deepEqual(readFileSync(join(reader.root, 'rm', 'inplace')), b, `in-place rewrite seen ${reader.settleMs} ms later (round ${i})`);
+      assert.deepEqual(readFileSync(join(reader.root, 'rm', 'replaced')), b, `rename over seen ${reader.settleMs} ms later (round ${i})`);
+    }
+    t.diagnostic(`stale right after the change: ${staleAtOnce} of 4 (the cache is real)`);
+  } finally {
+    await src.stop();
+  }
+  assert.deepEqual(auxMountsLeft(), [], 'stop() unmounts both');
+});
+
 test('errors: unknown volume, unreachable glusterd', { timeout: 30_000 }, async () => {
   await assert.rejects(volumeInfo('localhost', 'gs_no_such_volume'), (e) => isGsyncdError(e, 'GSYNCD_ERR_MOUNT') && /does not exist/.test(e.message));
   await assert.rejects(volumeInfo('127.0.0.1:1', vol.name, { timeoutSec: 10 }), (e) => isGsyncdError(e, 'GSYNCD_ERR_MOUNT') && /not reachable|did not answer/.test(e.message));
