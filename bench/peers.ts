@@ -114,7 +114,7 @@ export function gsyncdPeer(id: string, label: string, remote: SshSetup | null, e
       const args = [
         GSYNCD_JS,
         '--state-dir', path.join(ctx.work, 'state'),
-        '--log-level', 'info',
+        '--log-level', process.env['GSYNCD_BENCH_LOG_LEVEL'] ?? 'info',
         ...(remote ? ['--remote-gsyncd', `${process.execPath} ${GSYNCD_JS}`, '--ssh-identity', remote.identity] : []),
         ...extraArgs,
         `:${ctx.master.name}`,
