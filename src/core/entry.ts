@@ -32,6 +32,8 @@ export interface MasterEntry extends EntryStat {
 export interface SlaveEntry extends EntryStat {
   /** Directory mark for this session (xtime synced up to), null when absent or unreadable. */
   readonly mark?: Xtime | null;
+  /** Link count of a file that has more than one name on the slave (absent: one). */
+  readonly nlink?: number;
 }
 
 export function modeBits(mode: number): number {

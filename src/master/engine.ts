@@ -125,6 +125,8 @@ class Batch {
   readonly touchedDirs = new Set<BytePath>();
   /** Sources of this batch's renames. */
   readonly renamed = new Set<BytePath>();
+  /** Other names of link groups made whole again after the data (see relinkPartners). */
+  readonly relinks: { existing: BytePath; path: BytePath }[] = [];
   dataBytes = 0;
   /** When the last listing of this batch was in hand (ms): the data it decided on was seen by then. */
   listedUntil = 0;
@@ -352,6 +354,20 @@ export class SyncEngine {
       }
       this.addData(batch, path, m);
     }
+    // A link group the slave holds as separate copies (broken before the id map knew all its
+    // names): the others follow this name, whose copy is current or made current (in place)
+    // by this batch before the relinks run.
+    if (slaveList && masterList.some((m) => m.type === 'file' && m.nlink > 1)) {
+      const slaveLinks = new Map(slaveList.map((s) => [s.name, s]));
+      const handled = new Set(diff.missing.map((m) => m.name));
+      for (const m of masterList) {
+        if (m.type !== 'file' || m.nlink <= 1 || handled.has(m.name) || batch.sentIds.has(m.id)) continue;
+        const s = slaveLinks.get(m.name);
+        if (s?.type !== 'file' || (s.nlink ?? 1) >= m.nlink) continue;
+        await this.relinkPartners(batch, m, joinRel(v.dir, m.name));
+        batch.sentIds.set(m.id, joinRel(v.dir, m.name)); // its other new names link to this one
+      }
+    }
     for (const m of diff.dirAttrs) {
       const path = joinRel(v.dir, m.name);
       own(path);
@@ -435,7 +451,25 @@ export class SyncEngine {
     }
     this.addData(batch, path, m);
     if (m.type === 'file') batch.sentIds.set(m.id, path);
+    if (m.type === 'file' && m.nlink > 1) await this.relinkPartners(batch, m, path);
     return null;
+  }
+
+  /**
+   * A file with other names, none known to the id map (forgotten as in doubt after a kill, or
+   * never confirmed), is sent as a copy; its other names on the slave would then stay separate
+   * copies for good, as their directories may never change again. Where the master can name
+   * them (GlusterFS), every other name that is still this object becomes a link of `path` once
+   * its data is sent, replacing its copy there (or made, if its directory is there already).
+   */
+  private async relinkPartners(batch: Batch, m: MasterEntry, path: BytePath): Promise<void> {
+    const names = await this.master.linkNames?.(path);
+    if (!names) return;
+    for (const p of names) {
+      if (p === path || batch.renamed.has(p) || batch.relinks.some((r) => r.path === p)) continue;
+      const now = await this.master.lookup(p);
+      if (now?.id === m.id) batch.relinks.push({ existing: path, path: p });
+    }
   }
 
   private addData(batch: Batch, path: BytePath, m: MasterEntry): void {
@@ -508,6 +542,7 @@ export class SyncEngine {
       for (const [path, why, errno] of second.failed) fail(path, why, errno);
       bytesSent += second.bytesSent;
     }
+    await this.applyRelinks(batch, plan.dirs);
     for (const [path, why, errno] of await this.syncDirAttrs(plan.dirs)) fail(path, why, errno);
 
     // Confirmed: the id map and the master's tracker learn what the slave now holds. Moved
@@ -533,6 +568,29 @@ export class SyncEngine {
     const summary: BatchSummary = { entryOps, dataFiles: data.length, dataBytes: batch.dataBytes, bytesSent, failures, durationMs: Date.now() - started };
     this.log.info(summary, failures ? 'batch done with failures' : 'batch done');
     this.events.onBatch?.(summary);
+  }
+
+  /**
+   * Link groups made whole (relinkPartners), after the data they link to was sent. A repair
+   * only: one that fails (the data vanished, the other name's directory is not on the slave
+   * yet) leaves that name as it was, and the directories' fate to their own ops.
+   */
+  private async applyRelinks(batch: Batch, dirsSynced: readonly BytePath[]): Promise<void> {
+    const ops = batch.relinks
+      .filter((r) => !batch.owner.get(r.existing)?.failed && !batch.owner.get(r.path)?.failed)
+      .map((r): EntryOp => ({ op: 'link', existing: r.existing, path: r.path }));
+    if (ops.length === 0) return;
+    const results = await this.applyOps(ops);
+    const done = results.filter(([, r]) => r.ok);
+    this.log.info({ relinked: done.length, failed: ops.length - done.length, sample: results.filter(([, r]) => !r.ok).slice(0, 3).map(([op, r]) => `${displayPath(opTarget(op))}: ${r.ok ? '' : r.message}`) },
+      'hard-link groups made whole on the slave');
+    // A relink changed its directory's times on the slave, maybe in a directory already synced
+    // that no pass revisits: its times are set from the master again (a failure is no failure
+    // of this batch; such a directory is not this batch's to confirm).
+    const synced = new Set(dirsSynced);
+    const dirs = [...new Set(done.map(([op]) => parentOf(opTarget(op))))].map((p) => (p === '' ? '.' : p)).filter((p) => !synced.has(p));
+    const failed = await this.syncDirAttrs(dirs);
+    if (failed.length > 0) this.log.debug({ dirs: failed.map(([p]) => displayPath(p)) }, 'times of relinked directories not set');
   }
 
   private async applyOps(ops: EntryOp[]): Promise<[EntryOp, OpResult][]> {

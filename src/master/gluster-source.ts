@@ -37,6 +37,9 @@ export interface GlusterSourceOptions extends GlusterMountConfig {
   readonly readCacheSec?: number;
 }
 
+/** Virtual xattr of a file on a GlusterFS mount: all its names, ':'-separated. */
+const GFID_TO_PATH = 'glusterfs.gfidtopath';
+
 /** After a read mount failed to mount, the uncached mount is used this long before trying again. */
 const READ_MOUNT_RETRY_MS = 60_000;
 
@@ -333,6 +336,19 @@ export class GlusterSource implements MasterSource {
     const st = await lstatEntry(this.root, path, baseName(path));
     if (!st || st.dev !== this.mount?.dev) await this.assertMounted();
     return st ? toEntry(st) : null;
+  }
+
+  /**
+   * Names of the object at `path` from the brick's gfid-to-path records (`storage.gfid2path`,
+   * on by default): `/a/b:/c/d`, absolute in the volume. A name may itself hold ':', so a value
+   * is split only before a '/', which can still cut a name ending in ':' wrongly: the caller
+   * checks every candidate against the master anyway.
+   */
+  async linkNames(path: BytePath): Promise<BytePath[] | null> {
+    this.stats.getxattr++;
+    const raw = await getXattr(absPath(this.root, path), GFID_TO_PATH);
+    if (!raw || raw.length === 0) return null;
+    return raw.toString('latin1').replace(/\0+$/, '').split(/:(?=\/)/).map((p) => p.replace(/^\/+/, '')).filter((p) => p !== '' && p !== '.gfid' && !p.startsWith('.gfid/'));
   }
 
   confirmDir(): void {

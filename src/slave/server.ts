@@ -2,7 +2,7 @@
 // serves a local slave in-process and a remote one behind the RPC server, so both behave alike.
 import fs from 'node:fs';
 import os from 'node:os';
-import { baseName, displayPath, parentOf, type BytePath } from '../core/bytepath.js';
+import { baseName, displayPath, joinRel, parentOf, type BytePath } from '../core/bytepath.js';
 import type { SlaveEntry } from '../core/entry.js';
 import { gsyncdError } from '../core/errors.js';
 import { OK, independentWaves, opPaths, type EntryOp, type OpResult } from '../core/ops.js';
@@ -23,6 +23,8 @@ export interface SlaveIdentity {
 }
 
 export class SlaveServer {
+  private tmpSeq = 0;
+
   constructor(readonly root: string) {}
 
   /** Name of the per-directory mark for a master volume id. */
@@ -45,8 +47,9 @@ export class SlaveServer {
     const raw = await listDir(this.root, dir);
     if (!raw) return null;
     return Promise.all(raw.map(async (e) => {
-      const { ino: _i, dev: _d, nlink: _n, ctimeNs: _c, ...entry } = e;
-      if (e.type !== 'dir') return entry;
+      const { ino: _i, dev: _d, nlink, ctimeNs: _c, ...entry } = e;
+      // A file's link count tells the master whether a hard-link group is whole here.
+      if (e.type !== 'dir') return e.type === 'file' && nlink > 1 ? { ...entry, nlink } : entry;
       const rel = dir === '' ? e.name : `${dir}/${e.name}`;
       return { ...entry, mark: decodeXtime(await getXattr(absPath(this.root, rel), markKey)) };
     }));
@@ -123,8 +126,27 @@ export class SlaveServer {
       }
       case 'link': {
         const dst = await lstatEntry(this.root, op.path, baseName(op.path));
-        if (dst) await this.purge(op.path);
-        await fs.promises.link(abs(op.existing), abs(op.path));
+        if (!dst) {
+          await fs.promises.link(abs(op.existing), abs(op.path));
+          return;
+        }
+        if (dst.type === 'dir') {
+          await this.purge(op.path);
+          await fs.promises.link(abs(op.existing), abs(op.path));
+          return;
+        }
+        // Replacing a name: through a temporary link and a rename, so that a link that fails
+        // (its source gone) leaves the name as it was, never without it.
+        const src = await lstatEntry(this.root, op.existing, baseName(op.existing));
+        if (!src) throw Object.assign(new Error('link source is gone'), { code: 'ENOENT' });
+        if (src.ino === dst.ino && src.dev === dst.dev) return; // one object already
+        const tmp = joinRel(parentOf(op.path), `.gsyncd-link-${process.pid}-${++this.tmpSeq}`);
+        await fs.promises.link(abs(op.existing), abs(tmp));
+        try {
+          await fs.promises.rename(abs(tmp), abs(op.path));
+        } finally {
+          await fs.promises.unlink(abs(tmp)).catch(() => {}); // left only when rename failed
+        }
         return;
       }
       case 'delete':
