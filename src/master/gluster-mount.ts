@@ -66,9 +66,9 @@ const MOUNT_DEFAULTS = [
  * `sec` seconds, which spares the brick a LOOKUP per path component of every file rsync reads
  * (measured: 1,000 small files rsync'd in 10 s from the zero-cache mount, 2.5 s from this one).
  * Every other cache is bounded too: the page cache is dropped at each open, md-cache caches
- * nothing, quick-read and io-cache keep content at most a second and never by invalidation
- * alone. So any answer this mount gives reflects the volume at most ~`sec` + 1 s earlier: data
- * read `readMountSettleMs` after a change was observed includes that change.
+ * nothing, quick-read and io-cache keep content (nl-cache a name's absence) at most a second,
+ * never trusting invalidation alone. So any answer this mount gives reflects the volume at most
+ * ~`sec` + 1 s earlier: data read `readMountSettleMs` after a change was observed includes it.
  */
 function readMountCache(sec: number): string[] {
   return [
@@ -81,6 +81,7 @@ function readMountCache(sec: number): string[] {
     '--xlator-option=*-quick-read.cache-timeout=1',
     '--xlator-option=*-quick-read.quick-read-cache-invalidation=false',
     '--xlator-option=*-io-cache.cache-timeout=1',
+    '--xlator-option=*-nl-cache.nl-cache-timeout=1',
     '--xlator-option=*-dht.assert-no-child-down=true',
   ];
 }
