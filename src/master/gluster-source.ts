@@ -348,7 +348,7 @@ export class GlusterSource implements MasterSource {
     this.stats.getxattr++;
     const raw = await getXattr(absPath(this.root, path), GFID_TO_PATH);
     if (!raw || raw.length === 0) return null;
-    return raw.toString('latin1').replace(/\0+$/, '').split(/:(?=\/)/).map((p) => p.replace(/^\/+/, '')).filter((p) => p !== '' && p !== '.gfid' && !p.startsWith('.gfid/'));
+    return parseGfidToPath(raw);
   }
 
   confirmDir(): void {
@@ -396,6 +396,13 @@ export class GlusterSource implements MasterSource {
   describe(): string {
     return `gluster master ${this.opts.host}::${this.opts.volume}${this.mark ? ` (indexing since ${formatXtime(this.mark.time)})` : ''}`;
   }
+}
+
+/** `glusterfs.gfidtopath` → the names, relative to the volume root (see linkNames). */
+export function parseGfidToPath(raw: Buffer): BytePath[] {
+  return raw.toString('latin1').replace(/\0+$/, '').split(/:(?=\/)/)
+    .map((p) => p.replace(/^\/+/, ''))
+    .filter((p) => p !== '' && p !== '.gfid' && !p.startsWith('.gfid/'));
 }
 
 /**
