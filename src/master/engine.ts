@@ -29,6 +29,8 @@ export interface EngineConfig {
 }
 
 export interface EngineLog {
+  /** Every entry op and its result (optional: loggers without trace skip it). */
+  trace?(obj: object, msg: string): void;
   debug(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -349,6 +351,7 @@ export class SyncEngine {
           d.data.push({ path, size: m.size, inplace: false });
           batch.dataBytes += m.size;
           batch.sentIds.set(m.id, path);
+          if (m.nlink > 1) await this.relinkPartners(batch, m, path); // its other names, unknown here
         }
         continue;
       }
@@ -466,7 +469,7 @@ export class SyncEngine {
     const names = await this.master.linkNames?.(path);
     if (!names) return;
     for (const p of names) {
-      if (p === path || batch.renamed.has(p) || batch.relinks.some((r) => r.path === p)) continue;
+      if (p === path || batch.renamed.has(p) || batch.relinks.some((r) => r.path === p && r.existing === path)) continue;
       const now = await this.master.lookup(p);
       if (now?.id === m.id) batch.relinks.push({ existing: path, path: p });
     }
@@ -502,6 +505,8 @@ export class SyncEngine {
     };
     const before = await this.applyOps(plan.before);
     const resend: DataItem[] = [];
+    /** Files sent as copies after a link failed: their other names are linked to them (relinkPartners). */
+    const copies: [MasterEntry, BytePath][] = [];
     before.forEach(([op, r]) => {
       if (r.ok) {
         if (op.op === 'rename' && !op.from.startsWith('.gsyncd-rename-')) this.movedAway.add(op.from);
@@ -514,7 +519,11 @@ export class SyncEngine {
         this.ids.delete(src);
         if (!target.includes('.gsyncd-rename-')) {
           const m = listedAt(batch, target);
-          if (m && m.type !== 'dir') { resend.push({ path: target, size: m.size, inplace: false }); return; }
+          if (m && m.type !== 'dir') {
+            resend.push({ path: target, size: m.size, inplace: false });
+            if (m.type === 'file' && m.nlink > 1) copies.push([m, target]);
+            return;
+          }
           if (m) { fail(target, 'renamed directory source vanished; recreating next pass', 'ENOENT'); return; }
         }
         return; // a parked name: the second half of the rename reports it
@@ -533,7 +542,11 @@ export class SyncEngine {
       if (r.ok) continue;
       if (op.op === 'link' && r.errno === 'ENOENT' && !batch.owner.get(op.path)?.failed) {
         const m = listedAt(batch, op.path);
-        if (m && m.type === 'file') { orphans.push({ path: op.path, size: m.size, inplace: false }); continue; }
+        if (m && m.type === 'file') {
+          orphans.push({ path: op.path, size: m.size, inplace: false });
+          if (m.nlink > 1) copies.push([m, op.path]);
+          continue;
+        }
       }
       fail(opTarget(op), r.message, r.errno);
     }
@@ -542,6 +555,7 @@ export class SyncEngine {
       for (const [path, why, errno] of second.failed) fail(path, why, errno);
       bytesSent += second.bytesSent;
     }
+    for (const [m, path] of copies) await this.relinkPartners(batch, m, path);
     await this.applyRelinks(batch, plan.dirs);
     for (const [path, why, errno] of await this.syncDirAttrs(plan.dirs)) fail(path, why, errno);
 
@@ -599,6 +613,7 @@ export class SyncEngine {
     if (moving.length > 0) this.idsStale(moving);
     const results = await this.slave.apply(ops, this.cfg.markKey);
     this.events.onEntryOps?.(ops, results);
+    this.log.trace?.({ ops: ops.map((op, i) => `${op.op} ${opPaths(op).map(displayPath).join(' -> ')}${results[i]?.ok ? '' : ` (${results[i]?.ok === false ? results[i]!.errno : 'no result'})`}`) }, 'entry ops applied');
     return ops.map((op, i) => [op, results[i] ?? { ok: false, errno: 'EIO', message: 'no result from slave' }]);
   }
 

@@ -186,7 +186,8 @@ test(`soak: ${MINUTES} min of random operations on a gluster master over SSH wit
   const logFile = path.join(stateDir, 'gsyncd.log');
   // The master runs in the root namespace (it mounts the root glusterd's volume) and reaches B
   // through B's veth.
-  const monitor: RunningGsyncd = startGsyncd(['--state-dir', stateDir, '--session-name', 'soak', '--http-bind', `127.0.0.1:${port}`,
+  // SOAK_LOG_LEVEL=trace logs every entry op (large, but it tells how a difference came about).
+  const monitor: RunningGsyncd = startGsyncd(['--log-level', process.env['SOAK_LOG_LEVEL'] ?? 'info', '--state-dir', stateDir, '--session-name', 'soak', '--http-bind', `127.0.0.1:${port}`,
     '--log-file', logFile, '--change-interval', '0.5', '--ssh-identity', hosts.sshd.clientKeyPath, '--ssh-known-hosts', hosts.sshd.knownHostsFile,
     `:${vol.name}`, `ssh://root@${hosts.b.ip}:${hosts.sshd.port}:${slaveDir}`]);
   stack.defer('stop gsyncd', () => stopRun(monitor));
