@@ -128,7 +128,7 @@ class Batch {
   /** Sources of this batch's renames. */
   readonly renamed = new Set<BytePath>();
   /** Other names of link groups made whole again after the data (see relinkPartners). */
-  readonly relinks: { existing: BytePath; path: BytePath }[] = [];
+  readonly relinks: { existing: BytePath; path: BytePath; id: string }[] = [];
   dataBytes = 0;
   /** When the last listing of this batch was in hand (ms): the data it decided on was seen by then. */
   listedUntil = 0;
@@ -351,7 +351,6 @@ export class SyncEngine {
           d.data.push({ path, size: m.size, inplace: false });
           batch.dataBytes += m.size;
           batch.sentIds.set(m.id, path);
-          if (m.nlink > 1) await this.relinkPartners(batch, m, path); // its other names, unknown here
         }
         continue;
       }
@@ -454,24 +453,22 @@ export class SyncEngine {
     }
     this.addData(batch, path, m);
     if (m.type === 'file') batch.sentIds.set(m.id, path);
-    if (m.type === 'file' && m.nlink > 1) await this.relinkPartners(batch, m, path);
     return null;
   }
 
   /**
-   * A file with other names, none known to the id map (forgotten as in doubt after a kill, or
-   * never confirmed), is sent as a copy; its other names on the slave would then stay separate
-   * copies for good, as their directories may never change again. Where the master can name
-   * them (GlusterFS), every other name that is still this object becomes a link of `path` once
-   * its data is sent, replacing its copy there (or made, if its directory is there already).
+   * Names of a linked file the slave may hold as separate copies (the group split while the id
+   * map did not know all of them: forgotten as in doubt after a kill, or not yet confirmed)
+   * become links of `path` once its data is sent. The partners are the names the id map knows
+   * and the master still has for this object. (GlusterFS can name every link of a file, the
+   * `glusterfs.gfidtopath` virtual xattr, but asking it while names are being renamed crashed
+   * the brick here, GlusterFS 10.3: never used.)
    */
   private async relinkPartners(batch: Batch, m: MasterEntry, path: BytePath): Promise<void> {
-    const names = await this.master.linkNames?.(path);
-    if (!names) return;
-    for (const p of names) {
+    for (const p of [...this.ids.pathsOf(m.id)]) {
       if (p === path || batch.renamed.has(p) || batch.relinks.some((r) => r.path === p && r.existing === path)) continue;
       const now = await this.master.lookup(p);
-      if (now?.id === m.id) batch.relinks.push({ existing: path, path: p });
+      if (now?.id === m.id) batch.relinks.push({ existing: path, path: p, id: m.id });
     }
   }
 
@@ -590,11 +587,14 @@ export class SyncEngine {
    * yet) leaves that name as it was, and the directories' fate to their own ops.
    */
   private async applyRelinks(batch: Batch, dirsSynced: readonly BytePath[]): Promise<void> {
-    const ops = batch.relinks
-      .filter((r) => !batch.owner.get(r.existing)?.failed && !batch.owner.get(r.path)?.failed)
-      .map((r): EntryOp => ({ op: 'link', existing: r.existing, path: r.path }));
+    const relinks = batch.relinks.filter((r) => !batch.owner.get(r.existing)?.failed && !batch.owner.get(r.path)?.failed);
+    const ops = relinks.map((r): EntryOp => ({ op: 'link', existing: r.existing, path: r.path }));
     if (ops.length === 0) return;
     const results = await this.applyOps(ops);
+    // The slave now holds this object at those names, whatever the id map knew of them: a name
+    // it still ascribed to a former object would later be moved away as that object's rename
+    // source, taking the link with it (seen in the soak: a linked name missing on the slave).
+    results.forEach(([, r], i) => { if (r.ok) this.ids.set(relinks[i]!.path, relinks[i]!.id); });
     const done = results.filter(([, r]) => r.ok);
     this.log.info({ relinked: done.length, failed: ops.length - done.length, sample: results.filter(([, r]) => !r.ok).slice(0, 3).map(([op, r]) => `${displayPath(opTarget(op))}: ${r.ok ? '' : r.message}`) },
       'hard-link groups made whole on the slave');

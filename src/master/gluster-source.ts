@@ -37,9 +37,6 @@ export interface GlusterSourceOptions extends GlusterMountConfig {
   readonly readCacheSec?: number;
 }
 
-/** Virtual xattr of a file on a GlusterFS mount: all its names, ':'-separated. */
-const GFID_TO_PATH = 'glusterfs.gfidtopath';
-
 /** After a read mount failed to mount, the uncached mount is used this long before trying again. */
 const READ_MOUNT_RETRY_MS = 60_000;
 
@@ -338,19 +335,6 @@ export class GlusterSource implements MasterSource {
     return st ? toEntry(st) : null;
   }
 
-  /**
-   * Names of the object at `path` from the brick's gfid-to-path records (`storage.gfid2path`,
-   * on by default): `/a/b:/c/d`, absolute in the volume. A name may itself hold ':', so a value
-   * is split only before a '/', which can still cut a name ending in ':' wrongly: the caller
-   * checks every candidate against the master anyway.
-   */
-  async linkNames(path: BytePath): Promise<BytePath[] | null> {
-    this.stats.getxattr++;
-    const raw = await getXattr(absPath(this.root, path), GFID_TO_PATH);
-    if (!raw || raw.length === 0) return null;
-    return parseGfidToPath(raw);
-  }
-
   confirmDir(): void {
     // xtime lives on the volume: nothing to record here.
   }
@@ -396,13 +380,6 @@ export class GlusterSource implements MasterSource {
   describe(): string {
     return `gluster master ${this.opts.host}::${this.opts.volume}${this.mark ? ` (indexing since ${formatXtime(this.mark.time)})` : ''}`;
   }
-}
-
-/** `glusterfs.gfidtopath` → the names, relative to the volume root (see linkNames). */
-export function parseGfidToPath(raw: Buffer): BytePath[] {
-  return raw.toString('latin1').replace(/\0+$/, '').split(/:(?=\/)/)
-    .map((p) => p.replace(/^\/+/, ''))
-    .filter((p) => p !== '' && p !== '.gfid' && !p.startsWith('.gfid/'));
 }
 
 /**

@@ -21,12 +21,6 @@ export interface MasterSource {
   entryXtimes?(dir: BytePath, names: readonly BytePath[]): Promise<Map<BytePath, Xtime | null>>;
   /** The master entry at `path`, if any (used to tell a rename from a new hard link). */
   lookup(path: BytePath): Promise<MasterEntry | null>;
-  /**
-   * Every name the object at `path` has on the master (GlusterFS keeps them per file), for
-   * repairing hard-link groups the slave holds as separate copies; null when unknown. Each
-   * name is a candidate only: the caller checks it is still this object. Optional.
-   */
-  linkNames?(path: BytePath): Promise<BytePath[] | null>;
   /** The slave confirmed `dir` as listed: a tracker records it as synced (after flush()). */
   confirmDir(dir: BytePath, entries: MasterEntry[]): void;
   /** Make confirmations durable; called before the slave's marks move. */
