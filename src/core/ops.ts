@@ -14,7 +14,8 @@ export type EntryOp =
   | { op: 'setattr'; path: BytePath; mode?: number; uid?: number; gid?: number; mtime?: [number, number] }
   | { op: 'mark'; path: BytePath; xtime: Xtime };
 
-export type OpResult = { ok: true } | { ok: false; errno: string; message: string };
+/** `noop`: the slave already was as the op asks (a link between names of one object). */
+export type OpResult = { ok: true; noop?: true } | { ok: false; errno: string; message: string };
 
 export const OK: OpResult = Object.freeze({ ok: true });
 

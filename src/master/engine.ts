@@ -595,8 +595,10 @@ export class SyncEngine {
     // it still ascribed to a former object would later be moved away as that object's rename
     // source, taking the link with it (seen in the soak: a linked name missing on the slave).
     results.forEach(([, r], i) => { if (r.ok) this.ids.set(relinks[i]!.path, relinks[i]!.id); });
-    const done = results.filter(([, r]) => r.ok);
-    this.log.info({ relinked: done.length, failed: ops.length - done.length, sample: results.filter(([, r]) => !r.ok).slice(0, 3).map(([op, r]) => `${displayPath(opTarget(op))}: ${r.ok ? '' : r.message}`) },
+    const done = results.filter(([, r]) => r.ok && !r.noop);
+    const already = results.filter(([, r]) => r.ok && r.noop).length;
+    if (done.length === 0 && already === ops.length) return;
+    this.log.info({ relinked: done.length, already, failed: ops.length - done.length - already, sample: results.filter(([, r]) => !r.ok).slice(0, 3).map(([op, r]) => `${displayPath(opTarget(op))}: ${r.ok ? '' : r.message}`) },
       'hard-link groups made whole on the slave');
     // A relink changed its directory's times on the slave, maybe in a directory already synced
     // that no pass revisits: its times are set from the master again (a failure is no failure

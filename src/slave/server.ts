@@ -11,6 +11,8 @@ import { decodeXtime, encodeXtime, type Xtime } from '../core/xtime.js';
 import { absPath, listDir, lstatEntry } from '../fs/tree.js';
 import { getXattr, markNamespace, setXattr } from '../fs/xattr.js';
 
+const NOOP: OpResult = Object.freeze({ ok: true, noop: true });
+
 /** Entry ops in flight at once (each is a few round trips on a FUSE slave). */
 const APPLY_PARALLELISM = 16;
 
@@ -75,8 +77,7 @@ export class SlaveServer {
       const op = ops[i]!;
       try {
         for (const p of opPaths(op)) await this.guard(p, checked);
-        await this.applyOne(op, markKey);
-        results[i] = OK;
+        results[i] = (await this.applyOne(op, markKey)) === 'noop' ? NOOP : OK;
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         results[i] = { ok: false, errno: errnoOf(e), message: `${op.op} ${displayPath(opPaths(op).join(' -> '))}: ${e.message}` };
@@ -92,7 +93,7 @@ export class SlaveServer {
     return results;
   }
 
-  private async applyOne(op: EntryOp, markKey: string): Promise<void> {
+  private async applyOne(op: EntryOp, markKey: string): Promise<void | 'noop'> {
     const abs = (p: BytePath) => absPath(this.root, p);
     switch (op.op) {
       case 'mkdir': {
@@ -139,7 +140,7 @@ export class SlaveServer {
         // (its source gone) leaves the name as it was, never without it.
         const src = await lstatEntry(this.root, op.existing, baseName(op.existing));
         if (!src) throw Object.assign(new Error('link source is gone'), { code: 'ENOENT' });
-        if (src.ino === dst.ino && src.dev === dst.dev) return; // one object already
+        if (src.ino === dst.ino && src.dev === dst.dev) return 'noop'; // one object already
         const tmp = joinRel(parentOf(op.path), `.gsyncd-link-${process.pid}-${++this.tmpSeq}`);
         await fs.promises.link(abs(op.existing), abs(tmp));
         try {

@@ -24,7 +24,7 @@ test('link over an existing name: replaced by the link, or left as it was when t
   assert.deepEqual(fs.readdirSync(path.join(root, 'b')), ['g'], 'no temporary name left');
 
   const [r2] = await server.apply([{ op: 'link', existing: 'a/f', path: 'b/g' }], markKey);
-  assert.deepEqual(r2, { ok: true }, 'one object already: nothing to do');
+  assert.deepEqual(r2, { ok: true, noop: true }, 'one object already: nothing to do, and said so');
 
   fs.writeFileSync(path.join(root, 'b/h'), 'keep me\n');
   const [r3] = await server.apply([{ op: 'link', existing: 'a/gone', path: 'b/h' }], markKey);
