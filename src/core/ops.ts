@@ -18,6 +18,7 @@ export type EntryOp =
 export type OpResult = { ok: true; noop?: true } | { ok: false; errno: string; message: string };
 
 export const OK: OpResult = Object.freeze({ ok: true });
+export const NOOP: OpResult = Object.freeze({ ok: true, noop: true });
 
 export function opPaths(op: EntryOp): BytePath[] {
   switch (op.op) {

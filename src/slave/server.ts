@@ -5,13 +5,11 @@ import os from 'node:os';
 import { baseName, displayPath, joinRel, parentOf, type BytePath } from '../core/bytepath.js';
 import type { SlaveEntry } from '../core/entry.js';
 import { gsyncdError } from '../core/errors.js';
-import { OK, independentWaves, opPaths, type EntryOp, type OpResult } from '../core/ops.js';
+import { NOOP, OK, independentWaves, opPaths, type EntryOp, type OpResult } from '../core/ops.js';
 import { checkRelPath } from '../core/path-guard.js';
 import { decodeXtime, encodeXtime, type Xtime } from '../core/xtime.js';
 import { absPath, listDir, lstatEntry } from '../fs/tree.js';
 import { getXattr, markNamespace, setXattr } from '../fs/xattr.js';
-
-const NOOP: OpResult = Object.freeze({ ok: true, noop: true });
 
 /** Entry ops in flight at once (each is a few round trips on a FUSE slave). */
 const APPLY_PARALLELISM = 16;
