@@ -143,6 +143,9 @@ export class GlusterSource implements MasterSource {
       throw err;
     }
     log.info({ host, volume, volumeId: this.uuid, mount: mount.dir, type: this.info.type, bricks: this.info.bricks.length }, 'gluster master mounted');
+    // The read mount too, now: mounted later, in the middle of a pass, a worker killed while its
+    // glusterfs client starts leaves that client behind (it failed to mount or hangs).
+    await this.readMount();
   }
 
   /**

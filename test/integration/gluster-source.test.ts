@@ -35,7 +35,8 @@ let fuse: string;
 let mountBase: string;
 
 function options(extra: Partial<GlusterSourceOptions> = {}): GlusterSourceOptions {
-  return { host: 'localhost', volume: vol.name, connectionTimeoutSec: 30, log, mountBaseDir: mountBase, ...extra };
+  // No read mount unless a test asks for one: most tests here count the master's aux mounts.
+  return { host: 'localhost', volume: vol.name, connectionTimeoutSec: 30, log, mountBaseDir: mountBase, readCacheSec: 0, ...extra };
 }
 
 /** Mount points (any fs) below our mount base. */
@@ -177,7 +178,7 @@ test('read mount: cached for rsync, forced cache bounds, fresh once settled, unm
   const off = await started({ readCacheSec: 0 });
   assert.equal(await off.readMount(), null, 'read-cache 0: no read mount');
   await off.stop();
-  const src = await started();
+  const src = await started({ readCacheSec: 1 });
   try {
     const reader = await src.readMount();
     assert.ok(reader && reader.root !== src.root, 'a second mount');
@@ -239,7 +240,7 @@ test('stop() and SIGTERM leave no aux mount behind', { timeout: 60_000 }, async 
     await writeFile(fixture, [
       `import { GlusterSource } from ${JSON.stringify(pathToFileURL(join(repo, 'src/master/gluster-source.ts')).href)};`,
       `const log = { debug() {}, info() {}, warn() {}, error() {} };`,
-      `const src = new GlusterSource({ ...${JSON.stringify({ host: 'localhost', volume: vol.name, connectionTimeoutSec: 30, mountBaseDir: mountBase })}, log });`,
+      `const src = new GlusterSource({ ...${JSON.stringify({ host: 'localhost', volume: vol.name, connectionTimeoutSec: 30, mountBaseDir: mountBase, readCacheSec: 0 })}, log });`,
       ownHandler ? `process.on('SIGTERM', () => { setTimeout(() => process.exit(0), 50); });` : '',
       `await src.start();`,
       `console.log(JSON.stringify({ root: src.root }));`,
