@@ -93,7 +93,7 @@ export class GlusterSource implements MasterSource {
   /** Work done, for idle-cost checks and metrics. */
   readonly stats = { getxattr: 0, listedDirs: 0 };
   private mount: AuxMount | null = null;
-  /** The read mount (data for rsync), mounted on first use; see readMount(). */
+  /** The read mount (data for rsync), mounted by start(); see readMount(). */
   private reader: Promise<AuxMount | null> | null = null;
   private readerFailedAt = 0;
   private uuid = '';
