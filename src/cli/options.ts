@@ -83,7 +83,7 @@ export const tunables = [
   { name: 'xtime-settle', type: 'duration-seconds', default: 2, min: 0, mode: 'master', effective: true,
     help: 'margin for the marker\'s asynchronous xtime propagation before a pass counts as synced' },
   { name: 'verify-interval', type: 'duration-seconds', default: 3600, min: 0, mode: 'master', effective: true,
-    help: 'period of the verification crawl backing up change tracking of a plain-directory master; 0 disables' },
+    help: 'period of the verification crawl: a full comparison with the slave (GlusterFS master) or a re-crawl backing up change tracking (plain-directory master); 0 disables' },
   { name: 'turns', type: 'int', default: 0, min: 0, mode: 'master', effective: true,
     help: 'exit after this many passes (diagnostics); 0 = unlimited' },
   { name: 'once', type: 'bool', default: false, mode: 'master', effective: true,

@@ -34,8 +34,9 @@ function sameKind(m: MasterEntry, s: SlaveEntry): boolean {
  * `since`: the directory's stime (what its slave mark says was synced). An entry whose change
  * time is newer changed after that even if size, times, mode and owner agree (an extended
  * attribute or ACL): it is sent again, which rsync turns into an attribute update.
+ * `descendAll`: visit every subdirectory the slave has too, marked or not (a verification pass).
  */
-export function diffDirectory(dir: BytePath, master: MasterEntry[], slave: SlaveEntry[] | null, since: Xtime | null = null): DirDiff {
+export function diffDirectory(dir: BytePath, master: MasterEntry[], slave: SlaveEntry[] | null, since: Xtime | null = null, descendAll = false): DirDiff {
   // Never synced (no mark): nothing to be newer than; the comparison above decides alone.
   const changedSince = (m: MasterEntry) => since !== null && since.sec >= 0 && m.ctimeNs !== undefined && ctimeAfter(m.ctimeNs, since);
   const slaveByName = new Map<BytePath, SlaveEntry>();
@@ -59,7 +60,7 @@ export function diffDirectory(dir: BytePath, master: MasterEntry[], slave: Slave
       if (m.xtime && xtimeNewer(stime, m.xtime)) {
         markAhead.push(m);
         descend.push({ entry: m, stime: URXTIME });
-      } else if (!m.xtime || xtimeNewer(m.xtime, stime)) {
+      } else if (descendAll || !m.xtime || xtimeNewer(m.xtime, stime)) {
         descend.push({ entry: m, stime });
       }
     } else if (dataDiffers(m, s) || attrsDiffer(m, s) || (m.type !== 'symlink' && changedSince(m))) {

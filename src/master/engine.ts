@@ -44,6 +44,21 @@ export interface EngineEvents {
   onBatch?(summary: BatchSummary): void;
   onRsync?(run: RsyncRun): void;
   onEntryOps?(ops: EntryOp[], results: OpResult[]): void;
+  /**
+   * A batch sent a name of a linked file whose other names are not all known to be on the slave
+   * as links of it (the group may be split there until a verification pass). Called before the
+   * batch's directories are marked, so the caller can record it durably.
+   */
+  onLinkDebt?(): void;
+}
+
+export interface PassOptions {
+  /**
+   * Visit every directory, whatever its mark says: a full comparison with the slave that finds
+   * what change detection cannot (hard-link groups split on the slave, a slave changed behind
+   * our back). Not idle even when the root's mark is current.
+   */
+  readonly verify?: boolean;
 }
 
 export interface BatchSummary {
@@ -79,6 +94,11 @@ export interface PassReport {
    * the next pass without backing off: under steady churn every pass has some.
    */
   readonly churn: string[];
+  /**
+   * Hard-link groups this pass found, or left, not known to be whole on the slave (a name sent
+   * as a copy while other names of the file are unknown): a verification pass joins them.
+   */
+  readonly linkDebt: number;
 }
 
 interface Visit {
@@ -129,6 +149,8 @@ class Batch {
   readonly renamed = new Set<BytePath>();
   /** Other names of link groups made whole again after the data (see relinkPartners). */
   readonly relinks: { existing: BytePath; path: BytePath; id: string }[] = [];
+  /** Linked files (id → master link count) sent or found split in this batch (see linkDebt). */
+  readonly linkCandidates = new Map<string, number>();
   dataBytes = 0;
   /** When the last listing of this batch was in hand (ms): the data it decided on was seen by then. */
   listedUntil = 0;
@@ -146,6 +168,8 @@ export class SyncEngine {
   private slaveExtras = new Map<BytePath, SlaveEntry>();
   /** Slave paths a rename of this pass moved away (confirmed): nothing is left there to delete. */
   private movedAway = new Set<BytePath>();
+  /** Linked files of this pass that may be split on the slave: id → master link count. */
+  private passLinks = new Map<string, number>();
 
   constructor(
     private readonly master: MasterSource,
@@ -169,8 +193,17 @@ export class SyncEngine {
    * One pass. `slaveRootMark` is the caller's knowledge of the slave root's mark (re-read by the
    * caller as often as it wants to notice an emptied or restored slave).
    */
-  async pass(slaveRootMark: Xtime | null, everSynced: boolean): Promise<PassReport> {
-    const report = { idle: false, complete: false, rootXtime: null as Xtime | null, halted: null as HaltReason | null, dirsVisited: 0, scanned: 0, entryOps: 0, dataFiles: 0, bytesSent: 0, failures: [] as string[], churn: [] as string[], rootMark: null as Xtime | null };
+  async pass(slaveRootMark: Xtime | null, everSynced: boolean, opts: PassOptions = {}): Promise<PassReport> {
+    this.passLinks = new Map();
+    const report = await this.runPass(slaveRootMark, everSynced, opts.verify === true);
+    // Also when the pass ended early (halted, stopped): its batches may have marked copies.
+    const linkDebt = this.openLinkGroups();
+    if (linkDebt > 0) this.log.info({ groups: linkDebt }, 'hard-link groups that may be split on the slave: a verification pass will join them');
+    return { ...report, linkDebt };
+  }
+
+  private async runPass(slaveRootMark: Xtime | null, everSynced: boolean, verify: boolean): Promise<PassReport> {
+    const report = { idle: false, complete: false, rootXtime: null as Xtime | null, halted: null as HaltReason | null, dirsVisited: 0, scanned: 0, entryOps: 0, dataFiles: 0, bytesSent: 0, failures: [] as string[], churn: [] as string[], rootMark: null as Xtime | null, linkDebt: 0 };
     const early = await this.master.safetyCheck();
     if (early) return { ...report, halted: early };
     const rootX = await this.master.rootXtime();
@@ -180,7 +213,7 @@ export class SyncEngine {
       return report;
     }
     const mark = slaveRootMark ?? URXTIME;
-    if (compareXtime(mark, rootX) === 0) return { ...report, idle: true, complete: true };
+    if (compareXtime(mark, rootX) === 0 && !verify) return { ...report, idle: true, complete: true };
     this.events.onBusy?.();
     if (xtimeNewer(mark, rootX)) {
       this.log.error({ slaveMark: formatXtime(mark), masterXtime: formatXtime(rootX) },
@@ -244,7 +277,7 @@ export class SyncEngine {
       ahead.delete(v);
       const listings = await listed;
       batch.listedUntil = Date.now();
-      const children = await this.visit(v, listings, batch, deferred, report, everSynced);
+      const children = await this.visit(v, listings, batch, deferred, report, everSynced, verify);
       if (children === 'halt') return { ...report, halted: 'root_emptied' };
       for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
       if (batch.size >= this.cfg.batchMaxEntries || batch.dataBytes >= this.cfg.batchMaxBytes) {
@@ -264,7 +297,18 @@ export class SyncEngine {
     }
     await this.applyDeferredDeletes(deferred, report);
     const rootMark = await this.stampMarks(all, report);
-    return { ...report, rootMark, complete: rootMark !== null && compareXtime(rootMark, rootX) === 0 };
+    // A verification pass over a root whose mark was current already writes no mark: it is
+    // complete when nothing of it failed.
+    const verified = verify && rootMark === null && rootStime !== null && compareXtime(rootStime, rootX) === 0
+      && report.failures.length === 0 && report.churn.length === 0 && !rootVisit.failed && !rootVisit.incomplete;
+    return { ...report, rootMark, complete: verified || (rootMark !== null && compareXtime(rootMark, rootX) === 0) };
+  }
+
+  /** Linked files of this pass whose every name is not confirmed on the slave (by the id map). */
+  private openLinkGroups(): number {
+    let open = 0;
+    for (const [id, nlink] of this.passLinks) if (this.ids.pathsOf(id).length < nlink) open++;
+    return open;
   }
 
   private listBoth(dir: BytePath): Promise<Listings> {
@@ -272,7 +316,7 @@ export class SyncEngine {
   }
 
   /** Turn the difference of one directory's listings (both sides) into batch decisions. */
-  private async visit(v: Visit, [masterList, slaveList]: Listings, batch: Batch, deferred: Deferred[], report: { dirsVisited: number; scanned: number; failures: string[] }, everSynced: boolean): Promise<Visit[] | 'halt'> {
+  private async visit(v: Visit, [masterList, slaveList]: Listings, batch: Batch, deferred: Deferred[], report: { dirsVisited: number; scanned: number; failures: string[] }, everSynced: boolean, verify: boolean): Promise<Visit[] | 'halt'> {
     report.dirsVisited++;
     if (!masterList) {
       // Gone on the master since its parent was listed (removed, renamed, or replaced). Only it
@@ -288,7 +332,7 @@ export class SyncEngine {
     this.events.onScanned?.(masterList.length);
     v.entries = masterList;
     batch.visits.push(v);
-    const diff = diffDirectory(v.dir, masterList, slaveList, v.stime);
+    const diff = diffDirectory(v.dir, masterList, slaveList, v.stime, verify);
     const attrOnly = await this.attributeOnlyChanges(v, diff, masterList);
     for (const m of diff.markAhead) {
       this.log.error({ dir: displayPath(joinRel(v.dir, m.name)) }, 'slave mark is newer than the master xtime: resyncing this directory');
@@ -363,11 +407,19 @@ export class SyncEngine {
       const slaveLinks = new Map(slaveList.map((s) => [s.name, s]));
       const handled = new Set(diff.missing.map((m) => m.name));
       for (const m of masterList) {
-        if (m.type !== 'file' || m.nlink <= 1 || handled.has(m.name) || batch.sentIds.has(m.id)) continue;
+        if (m.type !== 'file' || m.nlink <= 1 || handled.has(m.name)) continue;
         const s = slaveLinks.get(m.name);
         if (s?.type !== 'file' || (s.nlink ?? 1) >= m.nlink) continue;
-        await this.relinkPartners(batch, m, joinRel(v.dir, m.name));
-        batch.sentIds.set(m.id, joinRel(v.dir, m.name)); // its other new names link to this one
+        const path = joinRel(v.dir, m.name);
+        batch.linkCandidates.set(m.id, m.nlink);
+        const first = batch.sentIds.get(m.id);
+        if (first !== undefined) {
+          // Another name of it is sent or joined by this batch: this one follows it.
+          if (first !== path) batch.relinks.push({ existing: first, path, id: m.id });
+          continue;
+        }
+        await this.relinkPartners(batch, m, path);
+        batch.sentIds.set(m.id, path); // its other new names link to this one
       }
     }
     for (const m of diff.dirAttrs) {
@@ -452,7 +504,11 @@ export class SyncEngine {
       return null;
     }
     this.addData(batch, path, m);
-    if (m.type === 'file') batch.sentIds.set(m.id, path);
+    if (m.type === 'file') {
+      batch.sentIds.set(m.id, path);
+      // A copy: its other names, if any, are not known to be on the slave.
+      if (m.nlink > 1) batch.linkCandidates.set(m.id, m.nlink);
+    }
     return null;
   }
 
@@ -552,7 +608,10 @@ export class SyncEngine {
       for (const [path, why, errno] of second.failed) fail(path, why, errno);
       bytesSent += second.bytesSent;
     }
-    for (const [m, path] of copies) await this.relinkPartners(batch, m, path);
+    for (const [m, path] of copies) {
+      batch.linkCandidates.set(m.id, m.nlink);
+      await this.relinkPartners(batch, m, path);
+    }
     await this.applyRelinks(batch, plan.dirs);
     for (const [path, why, errno] of await this.syncDirAttrs(plan.dirs)) fail(path, why, errno);
 
@@ -569,6 +628,10 @@ export class SyncEngine {
       this.master.confirmDir(v.dir, v.entries);
     }
     for (const v of batch.visits) { v.entries = null; v.flushed = true; } // entries: keep memory flat on huge trees
+    for (const [id, nlink] of batch.linkCandidates) this.passLinks.set(id, nlink);
+    // Recorded before this batch's directories are marked: a worker killed before the groups are
+    // joined must still verify (those directories may never change again).
+    if ([...batch.linkCandidates].some(([id, nlink]) => this.ids.pathsOf(id).length < nlink)) this.events.onLinkDebt?.();
     // Saved after every batch: a worker killed later loses no knowledge of renames and links
     // it confirmed, and only the names of the batch in flight are in doubt (see idsStale).
     this.persistIds();
@@ -594,7 +657,8 @@ export class SyncEngine {
     // The slave now holds this object at those names, whatever the id map knew of them: a name
     // it still ascribed to a former object would later be moved away as that object's rename
     // source, taking the link with it (seen in the soak: a linked name missing on the slave).
-    results.forEach(([, r], i) => { if (r.ok) this.ids.set(relinks[i]!.path, relinks[i]!.id); });
+    // One that failed leaves a copy there: forgotten, so that its group stays open (linkDebt).
+    results.forEach(([, r], i) => { if (r.ok) this.ids.set(relinks[i]!.path, relinks[i]!.id); else this.ids.delete(relinks[i]!.path); });
     const done = results.filter(([, r]) => r.ok && !r.noop);
     const already = results.filter(([, r]) => r.ok && r.noop).length;
     if (done.length === 0 && already === ops.length) return;

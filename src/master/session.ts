@@ -47,6 +47,8 @@ export function workerConfig(opts: ResolvedOptions, master: ResourceUrl, slave: 
     checkpoint: opts.get('checkpoint'),
     slaveMarkRefreshMs: Math.max(changeIntervalMs, 10_000),
     progressIntervalMs: Math.round(opts.get('progress-interval') * 1000),
+    // A plain directory's tracker runs its own verification crawl with the same period.
+    slaveVerifyIntervalMs: master.kind === 'gluster' ? Math.round(opts.get('verify-interval') * 1000) : 0,
     engine: {
       rsync: {
         command: words(opts.get('rsync-command')),

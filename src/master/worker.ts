@@ -43,11 +43,15 @@ export interface WorkerConfig {
   readonly slaveMarkRefreshMs: number;
   /** Period of `crawl.progress` log lines during a pass (0 = none). */
   readonly progressIntervalMs?: number;
+  /** Period of verification passes, a full comparison with the slave (0 = only when needed). */
+  readonly slaveVerifyIntervalMs?: number;
   readonly engine: Omit<EngineConfig, 'markKey'>;
 }
 
-export interface WorkerHooks extends Omit<EngineEvents, 'onBusy'> {
+export interface WorkerHooks extends Omit<EngineEvents, 'onBusy' | 'onLinkDebt'> {
   onState?(state: SessionState): void;
+  /** A verification pass completed: entries it found different and fixed, when. */
+  onVerify?(driftedEntries: number, completedAtMs?: number): void;
   /** The master mount came up / went away (GlusterFS masters). */
   setMountUp?(up: boolean): void;
   onPass?(report: PassReport, syncedUpTo: number | undefined): void;
@@ -61,6 +65,11 @@ export const WorkerExit = { done: 0, failed: 1, halted: 3 } as const;
  * missed this many passes in a row is no longer churn: it counts as failing and backs off.
  */
 const CHURN_PASSES_BEFORE_BACKOFF = 20;
+
+/** Shortest time between verification passes asked for by hard-link groups left open. */
+const LINK_VERIFY_MIN_GAP_MS = 120_000;
+/** Hard-link groups open this long are verified even while the master keeps changing. */
+const LINK_VERIFY_MAX_WAIT_MS = 15 * 60_000;
 
 export class Worker {
   private stopping = false;
@@ -77,6 +86,18 @@ export class Worker {
   private staleMarker = '';
   private idsStaleMarked = false;
   private idJournal: Journal<string> | null = null;
+  /**
+   * `linkdebt-VOL`: present while hard-link groups may be split on the slave (a name sent as a
+   * copy while the file's other names were unknown). Survives a kill: the directories involved
+   * may be marked and never change again, so only a verification pass finds the group.
+   */
+  private linkDebtMarker = '';
+  private linkDebtSince: number | null = null;
+  private linkDebtWritten = false;
+  /** When a verification pass for open link groups may run next. */
+  private nextLinkVerifyAt = 0;
+  private linkVerifyRounds = 0;
+  private lastVerifyAt = Date.now();
 
   constructor(
     private readonly cfg: WorkerConfig,
@@ -191,6 +212,7 @@ export class Worker {
       onBatch: (b) => hooks.onBatch?.(b),
       onRsync: (r) => { this.passBytes += r.bytesSent; hooks.onRsync?.(r); },
       onEntryOps: (ops, results) => hooks.onEntryOps?.(ops, results),
+      onLinkDebt: () => this.writeLinkDebtMarker(),
     };
     const engine = this.engine = new SyncEngine(this.master, this.slave, this.ids, { ...this.cfg.engine, markKey }, this.log, events, () => this.idJournalSync(), (ops) => this.idJournalStale(ops));
     let slaveMark = await this.slave.readMark('', markKey);
@@ -208,20 +230,26 @@ export class Worker {
     /** Passes in a row left incomplete only by names that vanished (churn). */
     let churnPasses = 0;
     let lastChurn = new Set<string>();
+    let lastComplete = false;
     while (!this.stopping) {
       const t0 = Date.now();
-      busyCrawl = slaveMark ? 'xtime' : 'initial';
+      const verify = slaveMark ? this.verifyReason(lastComplete) : null;
+      busyCrawl = verify ? 'verify' : slaveMark ? 'xtime' : 'initial';
+      if (verify) this.log.info({ event: 'verify.start', reason: verify }, verify === 'link-groups'
+        ? 'verification pass: comparing every directory with the slave (hard-link groups may be split there)'
+        : 'verification pass: comparing every directory with the slave (periodic, --verify-interval)');
       let report: PassReport;
       try {
         const progress = this.startProgress(!slaveMark);
         try {
-          report = await engine.pass(slaveMark, this.state.initialSyncCompleted && !this.emptyRootConfirmed);
+          report = await engine.pass(slaveMark, this.state.initialSyncCompleted && !this.emptyRootConfirmed, { verify: verify !== null });
         } finally {
           progress.stop();
         }
       } catch (err) {
         // Nothing of an interrupted pass was marked: log, back off, and run the pass again.
         errors++;
+        if (this.linkDebtWritten) this.linkDebtSince ??= Date.now(); // its batches may have sent copies
         this.state.lastError = { message: describeError(err), at: new Date().toISOString() };
         this.log.error({ err, attempt: errors }, 'pass failed; nothing of it was marked synced; retrying');
         this.setState('faulty', true);
@@ -230,6 +258,8 @@ export class Worker {
         continue;
       }
       passes++;
+      lastComplete = report.complete;
+      this.afterPassLinks(report, verify !== null, t0);
       if (report.halted && latched(report.halted)) return this.halt(report.halted);
       if (report.halted) {
         // The mount is gone or not connected (a server restart): wait for it, never mirror it.
@@ -282,7 +312,7 @@ export class Worker {
       lastChurn = new Set(report.churn);
       this.hooks.onPass?.(report, this.state.syncedUpTo);
       if (!report.idle) this.recordPass(report);
-      if (this.cfg.once && (report.complete || failedPasses > this.cfg.maxPassRetries)) break;
+      if (this.cfg.once && ((report.complete && !this.verifyReason(true)) || failedPasses > this.cfg.maxPassRetries)) break;
       if (this.cfg.turns > 0 && passes >= this.cfg.turns) break;
       this.setCrawl('idle');
       await this.pause(backoff ? Math.min(30_000, this.cfg.changeIntervalMs * 2 ** backoff) : this.cfg.changeIntervalMs);
@@ -297,6 +327,51 @@ export class Worker {
     }
     const done = !this.cfg.once || failedPasses === 0;
     return done ? WorkerExit.done : WorkerExit.failed;
+  }
+
+  /**
+   * Whether the next pass verifies, and why: hard-link groups left open (once the master is
+   * caught up, or after waiting long enough under churn), or the periodic --verify-interval.
+   */
+  private verifyReason(caughtUp: boolean): 'link-groups' | 'periodic' | null {
+    const now = Date.now();
+    if (this.linkDebtSince !== null && now >= this.nextLinkVerifyAt && (caughtUp || now - this.linkDebtSince >= LINK_VERIFY_MAX_WAIT_MS)) return 'link-groups';
+    const every = this.cfg.slaveVerifyIntervalMs ?? 0;
+    if (every > 0 && caughtUp && now - this.lastVerifyAt >= every) return 'periodic';
+    return null;
+  }
+
+  /** Open hard-link groups after a pass: recorded (durably) or, after a verification, cleared. */
+  private afterPassLinks(report: PassReport, verified: boolean, t0: number): void {
+    if (verified && report.complete) {
+      const ms = Date.now() - t0;
+      this.lastVerifyAt = Date.now();
+      const fixed = report.entryOps + report.dataFiles;
+      this.log.info({ event: 'verify.done', dirsVisited: report.dirsVisited, fixed, openLinkGroups: report.linkDebt, durationMs: ms }, 'verification pass complete');
+      this.hooks.onVerify?.(fixed, Date.now());
+      if (report.linkDebt === 0) {
+        this.linkDebtSince = null;
+        this.linkVerifyRounds = 0;
+      } else {
+        // Still open (a link count the slave cannot match?): verify again, less and less often.
+        this.linkVerifyRounds++;
+        this.nextLinkVerifyAt = Date.now() + Math.max(LINK_VERIFY_MIN_GAP_MS, 10 * ms) * 2 ** Math.min(this.linkVerifyRounds, 5);
+      }
+    } else if (verified) {
+      this.nextLinkVerifyAt = Date.now() + Math.max(LINK_VERIFY_MIN_GAP_MS, 10 * (Date.now() - t0));
+    }
+    if (report.linkDebt > 0) this.linkDebtSince ??= Date.now();
+    if (this.linkDebtSince !== null) this.writeLinkDebtMarker();
+    else if (this.linkDebtWritten) {
+      fs.rmSync(this.linkDebtMarker, { force: true });
+      this.linkDebtWritten = false;
+    }
+  }
+
+  private writeLinkDebtMarker(): void {
+    if (this.linkDebtWritten || !this.linkDebtMarker) return;
+    fs.writeFileSync(this.linkDebtMarker, `${new Date().toISOString()}\n`);
+    this.linkDebtWritten = true;
   }
 
   /** synced_up_to := max(old, T0 − settle): every change before T0 was on the master when the pass read the root xtime. */
@@ -402,6 +477,12 @@ export class Worker {
     // Keyed by master volume id: another master's ids mean nothing here.
     const file = path.join(this.cfg.sessionDir, `ids-${this.master.volumeId}.journal`);
     this.staleMarker = `${file}.stale`;
+    this.linkDebtMarker = path.join(this.cfg.sessionDir, `linkdebt-${this.master.volumeId}`);
+    if (fs.existsSync(this.linkDebtMarker)) {
+      this.linkDebtSince = Date.now();
+      this.linkDebtWritten = true;
+      this.log.info({ file: this.linkDebtMarker }, 'hard-link groups may be split on the slave (recorded by the last worker): a verification pass will join them');
+    }
     this.idJournal = Journal.open<string>(file);
     for (const [p, id] of this.idJournal.state) this.ids.set(p, id);
     const inDoubt = readStaleMarker(this.staleMarker);

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { compareTrees } from '../support/compare.js';
 import { createVolume } from '../support/gluster.js';
-import { gsyncd } from '../support/gsyncd.js';
-import { requireRoot, testCleanup, tmpDir } from '../support/proc.js';
+import { gsyncd, logLines, startGsyncd } from '../support/gsyncd.js';
+import { freePort, requireRoot, testCleanup, tmpDir, waitFor } from '../support/proc.js';
 
 test('hard-link groups split on the slave are joined again when a directory holding one of their names is visited (gluster master)', { timeout: 180_000 }, async (t) => {
   requireRoot();
@@ -43,17 +43,60 @@ test('hard-link groups split on the slave are joined again when a directory hold
   assert.deepEqual(compareTrees(view, slave), [], 'slave equals master, b\'s times included');
 
   // 2. The id map is lost (a kill with every name in doubt): a new name c/h of the same file is
-  // sent as a copy (nothing tells gsyncd its other names). Once a directory holding another
-  // name is visited, the id map knows c/h (confirmed with c) and the group is joined again.
+  // sent as a copy (nothing tells gsyncd its other names), and the directories holding them never
+  // change again. The copy leaves the group open; the run then verifies every directory and
+  // joins it (a/f and b/g are found split from c/h, whose name the id map knows by then).
   const sessionDir = path.join(stateDir, 'links');
   for (const f of fs.readdirSync(sessionDir)) if (f.startsWith('ids-')) fs.rmSync(path.join(sessionDir, f));
   fs.linkSync(path.join(view, 'a/f'), path.join(view, 'c/h'));
-  await once('new name with no known partner');
-  assert.notEqual(ino('c/h'), ino('a/f'), 'c/h is a copy of its own for now');
-  fs.writeFileSync(path.join(view, 'a/other'), 'y\n');
-  await once('a changed again');
-  assert.equal(ino('c/h'), ino('a/f'), 'c/h follows a/f');
-  assert.equal(ino('c/h'), ino('b/g'), 'and so does b/g');
+  const r2 = await once('new name with no known partner');
+  const out2 = r2.stdout + r2.stderr;
+  assert.match(out2, /"event":"verify.start","reason":"link-groups"/, 'a verification pass ran');
+  assert.match(out2, /"event":"verify.done".*"openLinkGroups":0/);
+  assert.equal(ino('c/h'), ino('a/f'), 'c/h and a/f are one file again');
+  assert.equal(ino('c/h'), ino('b/g'), 'and so is b/g');
   assert.equal(fs.readFileSync(path.join(slave, 'c/h'), 'utf8'), 'linked content\n');
   assert.deepEqual(compareTrees(view, slave), [], 'slave equals master, hard links included');
+  assert.deepEqual(fs.readdirSync(sessionDir).filter((f) => f.startsWith('linkdebt-')), [], 'nothing left open');
+
+  // 3. A worker killed after sending such a copy, before its verification: the group is recorded
+  // on disk (linkdebt-VOL) and the next run verifies although the master did not change.
+  fs.copyFileSync(path.join(slave, 'b/g'), path.join(slave, 'b/g.copy'));
+  fs.renameSync(path.join(slave, 'b/g.copy'), path.join(slave, 'b/g'));
+  const r3idle = await once('no change, nothing recorded');
+  assert.doesNotMatch(r3idle.stdout + r3idle.stderr, /verify.start/, 'no verification without a reason');
+  assert.notEqual(ino('b/g'), ino('a/f'));
+  const volumeId = fs.readdirSync(sessionDir).find((f) => f.startsWith('ids-') && f.endsWith('.journal'))!.slice(4, -'.journal'.length);
+  fs.writeFileSync(path.join(sessionDir, `linkdebt-${volumeId}`), 'recorded by a killed worker\n');
+  const r3 = await once('the recorded group');
+  assert.match(r3.stdout + r3.stderr, /"event":"verify.start","reason":"link-groups"/);
+  assert.equal(ino('b/g'), ino('a/f'), 'b/g joined again');
+  assert.deepEqual(compareTrees(view, slave), []);
+  assert.deepEqual(fs.readdirSync(sessionDir).filter((f) => f.startsWith('linkdebt-')), []);
+});
+
+test('a periodic verification pass (--verify-interval) repairs what was changed on the slave behind gsyncd\'s back (gluster master)', { timeout: 180_000 }, async (t) => {
+  requireRoot();
+  const stack = testCleanup(t);
+  const vol = await createVolume({ cleanup: stack });
+  const view = await vol.fuseMount();
+  const slave = await tmpDir('slave', stack);
+  const stateDir = await tmpDir('state', stack);
+  for (const d of ['a', 'b']) fs.mkdirSync(path.join(view, d));
+  fs.writeFileSync(path.join(view, 'a/f'), 'one\n');
+  fs.writeFileSync(path.join(view, 'b/g'), 'two\n');
+  const run = startGsyncd(['--state-dir', stateDir, '--session-name', 'periodic', '--change-interval', '1', '--verify-interval', '4', '--http-bind', `127.0.0.1:${await freePort()}`, `:${vol.name}`, slave]);
+  stack.defer('gsyncd', async () => { await run.stop(); });
+  const verified = () => logLines(run.output()).filter((l) => l['event'] === 'verify.done').length;
+  await waitFor(() => compareTrees(view, slave).length === 0, { what: `initial sync (${run.output().slice(-2000)})`, timeoutMs: 60_000, intervalMs: 200 });
+  const before = verified();
+  // Behind gsyncd's back: a file removed and one rewritten on the slave; the master never changes.
+  fs.rmSync(path.join(slave, 'a/f'));
+  fs.writeFileSync(path.join(slave, 'b/g'), 'TWO, longer\n');
+  await waitFor(() => verified() > before && compareTrees(view, slave).length === 0,
+    { what: `a verification pass to restore the slave (${run.output().slice(-2000)})`, timeoutMs: 60_000, intervalMs: 200 });
+  assert.equal(fs.readFileSync(path.join(slave, 'b/g'), 'utf8'), 'two\n');
+  const done = logLines(run.output()).filter((l) => l['event'] === 'verify.done').at(-1)!;
+  assert.ok(Number(done['fixed']) >= 2, `the pass reports what it fixed: ${JSON.stringify(done)}`);
+  assert.equal(await run.stop(), 0);
 });

@@ -164,6 +164,17 @@ describe('diffDirectory: directories', () => {
     assert.deepEqual(r.markAhead, []);
   });
 
+  it('a verification (descendAll) descends into every directory both sides have, keeping each one\'s mark', () => {
+    const equal = m('equal', 'dir', { xtime: X(200) });
+    const newer = m('newer', 'dir', { xtime: X(300) });
+    const onlyMaster = m('new', 'dir', { xtime: X(300) });
+    const r = diffDirectory('', [equal, newer, onlyMaster], [s(equal, { mark: X(200) }), s(newer, { mark: X(200) })], null, true);
+    assert.deepEqual(r.descend.map((x) => x.entry.name), ['equal', 'newer']);
+    assert.deepEqual(r.descend.map((x) => x.stime), [X(200), X(200)]);
+    assert.deepEqual(names(r.missing), ['new'], 'a directory the slave lacks is created, not descended');
+    assert.deepEqual(diffDirectory('', [equal], [s(equal, { mark: X(200) })]).descend, [], 'without it: not descended');
+  });
+
   it('missing (null or absent) slave mark: descend from URXTIME', () => {
     const a = m('a', 'dir');
     const b = m('b', 'dir');
