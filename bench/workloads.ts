@@ -451,6 +451,9 @@ const wlE: Workload = {
     ctx.rec('e.cpu_pct', main, '%');
     ctx.rec('e.cpu_pct_with_mounts', withMounts, '%');
     log(`    e ${peer.id}: ${main.toFixed(3)} % of a core (${withMounts.toFixed(3)} % with its glusterfs mount processes), pids ${pidsMain.join(',')}`);
+    // Which process costs what (the profile behind e.cpu_pct).
+    const who = (p: number) => { try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(0, 3).map((w) => path.basename(w)).join(' '); } catch { return '?'; } };
+    log(`    e ${peer.id} per process: ${pidsAll.map((p) => `${p} [${who(p)}] ${(((r.perPid.get(p) ?? 0) / r.wallSeconds) * 100).toFixed(3)} %`).join('; ')}`);
     if (haveStrace()) {
       const st = await straceCounts(run.pids(), W, path.join(ctx.logDir, 'strace.txt'), signal);
       ctx.rec('e.getxattr_per_min', (st.getxattr * 60) / st.wallSeconds, '1/min');

@@ -59,7 +59,7 @@ async function runWorker(
   if (orphaned()) { await slaveEndpoint.close(); return 1; }
   let source;
   try {
-    source = await openMaster(opts, master, cfg.sessionDir, log);
+    source = await openMaster(opts, master, cfg.sessionDir, log, (changed) => hooks.onVerify(changed, Date.now()));
   } catch (err) {
     await slaveEndpoint.close();
     throw err;

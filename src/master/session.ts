@@ -102,13 +102,13 @@ function mountOptions(opts: ResolvedOptions) {
   };
 }
 
-export async function openMaster(opts: ResolvedOptions, url: ResourceUrl, sessionDir: string, log: Logger): Promise<MasterSource> {
+export async function openMaster(opts: ResolvedOptions, url: ResourceUrl, sessionDir: string, log: Logger, onVerified?: (changedDirs: number) => void): Promise<MasterSource> {
   switch (url.kind) {
     case 'file': {
       const st = await fs.promises.stat(url.path).catch(() => null);
       if (!st?.isDirectory()) throw gsyncdError('GSYNCD_ERR_USAGE', `master ${url.path} is not a directory`);
       const { TreeTracker } = await import('./tree-tracker.js');
-      return new TreeTracker({ root: url.path, stateDir: path.join(sessionDir, 'tracker'), verifyIntervalSec: opts.get('verify-interval'), log });
+      return new TreeTracker({ root: url.path, stateDir: path.join(sessionDir, 'tracker'), verifyIntervalSec: opts.get('verify-interval'), log, ...(onVerified ? { onVerified } : {}) });
     }
     case 'gluster': {
       const { GlusterSource } = await import('./gluster-source.js');

@@ -79,6 +79,8 @@ export interface TreeTrackerOptions {
   readonly log: EngineLog;
   /** Crawl progress (entries scanned), reported about once a second and when a crawl ends. */
   readonly onCrawlProgress?: (p: CrawlProgress) => void;
+  /** A full verification crawl ended: directories it found changed (metrics). */
+  readonly onVerified?: (changedDirs: number) => void;
   /** Watch with inotify (default true). false: changes are found by verification crawls only. */
   readonly watch?: boolean;
   /** Quiet time after a change before waitForChange() resolves, to batch bursts (default 25). */
@@ -663,6 +665,7 @@ export class TreeTracker implements MasterSource {
     if (changed > 0 || reason !== 'deep') {
       this.log.info({ reason, scope: displayPath(top), dirs, entries, changedDirs: changed, durationMs: Date.now() - started }, 'verification crawl done');
     }
+    if (top === '') this.opts.onVerified?.(changed);
     return { dirs, entries, changed, subdirs, aborted: false };
   }
 

@@ -10,6 +10,7 @@ import { describeError } from '../core/errors.js';
 import { haltExplanation, type HaltReason } from '../core/safety.js';
 import { formatProgress, progressLine } from '../core/progress.js';
 import { restartDelayMs, type CrawlState, type WorkerState } from '../core/states.js';
+import { nextLinkVerifyAt, verifyReason, type VerifyReason } from '../core/verify.js';
 import { compareXtime, formatXtime, type Xtime } from '../core/xtime.js';
 import { checkpointProgress, resolveCheckpoint } from '../observe/checkpoint.js';
 import type { Logger } from '../observe/logger.js';
@@ -65,11 +66,6 @@ export const WorkerExit = { done: 0, failed: 1, halted: 3 } as const;
  * missed this many passes in a row is no longer churn: it counts as failing and backs off.
  */
 const CHURN_PASSES_BEFORE_BACKOFF = 20;
-
-/** Shortest time between verification passes asked for by hard-link groups left open. */
-const LINK_VERIFY_MIN_GAP_MS = 120_000;
-/** Hard-link groups open this long are verified even while the master keeps changing. */
-const LINK_VERIFY_MAX_WAIT_MS = 15 * 60_000;
 
 export class Worker {
   private stopping = false;
@@ -333,12 +329,9 @@ export class Worker {
    * Whether the next pass verifies, and why: hard-link groups left open (once the master is
    * caught up, or after waiting long enough under churn), or the periodic --verify-interval.
    */
-  private verifyReason(caughtUp: boolean): 'link-groups' | 'periodic' | null {
-    const now = Date.now();
-    if (this.linkDebtSince !== null && now >= this.nextLinkVerifyAt && (caughtUp || now - this.linkDebtSince >= LINK_VERIFY_MAX_WAIT_MS)) return 'link-groups';
-    const every = this.cfg.slaveVerifyIntervalMs ?? 0;
-    if (every > 0 && caughtUp && now - this.lastVerifyAt >= every) return 'periodic';
-    return null;
+  private verifyReason(caughtUp: boolean): VerifyReason | null {
+    const { linkDebtSince, nextLinkVerifyAt, lastVerifyAt } = this;
+    return verifyReason({ linkDebtSince, nextLinkVerifyAt, lastVerifyAt, everyMs: this.cfg.slaveVerifyIntervalMs ?? 0 }, caughtUp, Date.now());
   }
 
   /** Open hard-link groups after a pass: recorded (durably) or, after a verification, cleared. */
@@ -355,10 +348,14 @@ export class Worker {
       } else {
         // Still open (a link count the slave cannot match?): verify again, less and less often.
         this.linkVerifyRounds++;
-        this.nextLinkVerifyAt = Date.now() + Math.max(LINK_VERIFY_MIN_GAP_MS, 10 * ms) * 2 ** Math.min(this.linkVerifyRounds, 5);
+        this.nextLinkVerifyAt = nextLinkVerifyAt(Date.now(), ms, this.linkVerifyRounds);
       }
     } else if (verified) {
-      this.nextLinkVerifyAt = Date.now() + Math.max(LINK_VERIFY_MIN_GAP_MS, 10 * (Date.now() - t0));
+      // Interrupted (churn, failures): again after a while, not pass after pass.
+      this.nextLinkVerifyAt = nextLinkVerifyAt(Date.now(), Date.now() - t0, 0);
+      const every = this.cfg.slaveVerifyIntervalMs ?? 0;
+      const gap = this.nextLinkVerifyAt - Date.now();
+      if (every > gap) this.lastVerifyAt = Date.now() - every + gap;
     }
     if (report.linkDebt > 0) this.linkDebtSince ??= Date.now();
     if (this.linkDebtSince !== null) this.writeLinkDebtMarker();
@@ -370,7 +367,14 @@ export class Worker {
 
   private writeLinkDebtMarker(): void {
     if (this.linkDebtWritten || !this.linkDebtMarker) return;
-    fs.writeFileSync(this.linkDebtMarker, `${new Date().toISOString()}\n`);
+    // Durable before the marks it covers are written on the slave (another host may outlive us).
+    const fd = fs.openSync(this.linkDebtMarker, 'w');
+    try {
+      fs.writeSync(fd, `${new Date().toISOString()}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     this.linkDebtWritten = true;
   }
 

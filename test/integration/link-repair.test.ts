@@ -85,7 +85,9 @@ test('a periodic verification pass (--verify-interval) repairs what was changed 
   for (const d of ['a', 'b']) fs.mkdirSync(path.join(view, d));
   fs.writeFileSync(path.join(view, 'a/f'), 'one\n');
   fs.writeFileSync(path.join(view, 'b/g'), 'two\n');
-  const run = startGsyncd(['--state-dir', stateDir, '--session-name', 'periodic', '--change-interval', '1', '--verify-interval', '4', '--http-bind', `127.0.0.1:${await freePort()}`, `:${vol.name}`, slave]);
+  const port = await freePort();
+  const started = Date.now() / 1000;
+  const run = startGsyncd(['--state-dir', stateDir, '--session-name', 'periodic', '--change-interval', '1', '--verify-interval', '4', '--http-bind', `127.0.0.1:${port}`, `:${vol.name}`, slave]);
   stack.defer('gsyncd', async () => { await run.stop(); });
   const verified = () => logLines(run.output()).filter((l) => l['event'] === 'verify.done').length;
   await waitFor(() => compareTrees(view, slave).length === 0, { what: `initial sync (${run.output().slice(-2000)})`, timeoutMs: 60_000, intervalMs: 200 });
@@ -98,5 +100,8 @@ test('a periodic verification pass (--verify-interval) repairs what was changed 
   assert.equal(fs.readFileSync(path.join(slave, 'b/g'), 'utf8'), 'two\n');
   const done = logLines(run.output()).filter((l) => l['event'] === 'verify.done').at(-1)!;
   assert.ok(Number(done['fixed']) >= 2, `the pass reports what it fixed: ${JSON.stringify(done)}`);
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  const last = /^gsyncd_verify_last_completed_timestamp_seconds\{session="periodic"\} (\S+)$/m.exec(metrics);
+  assert.ok(last && Number(last[1]) > started, `the verification is on /metrics: ${last?.[0] ?? metrics.split('\n').filter((l) => l.includes('verify')).join(' | ')}`);
   assert.equal(await run.stop(), 0);
 });
