@@ -483,6 +483,8 @@ export class Worker {
     this.staleMarker = `${file}.stale`;
     this.linkDebtMarker = path.join(this.cfg.sessionDir, `linkdebt-${this.master.volumeId}`);
     if (fs.existsSync(this.linkDebtMarker)) {
+      // Counted from this worker's start, not the marker's: a worker killed every few minutes
+      // would otherwise begin with a full walk each time instead of catching up.
       this.linkDebtSince = Date.now();
       this.linkDebtWritten = true;
       this.log.info({ file: this.linkDebtMarker }, 'hard-link groups may be split on the slave (recorded by the last worker): a verification pass will join them');
