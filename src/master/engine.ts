@@ -204,16 +204,24 @@ export class SyncEngine {
 
   private async runPass(slaveRootMark: Xtime | null, everSynced: boolean, verify: boolean): Promise<PassReport> {
     const report = { idle: false, complete: false, rootXtime: null as Xtime | null, halted: null as HaltReason | null, dirsVisited: 0, scanned: 0, entryOps: 0, dataFiles: 0, bytesSent: 0, failures: [] as string[], churn: [] as string[], rootMark: null as Xtime | null, linkDebt: 0 };
-    const early = await this.master.safetyCheck();
+    let rootX: Xtime | null;
+    try {
+      rootX = await this.master.rootXtime();
+    } catch (err) {
+      const halt = await this.master.safetyCheck(); // a lost mount is a halt, not a failed pass
+      if (halt) return { ...report, halted: halt };
+      throw err;
+    }
+    const mark = slaveRootMark ?? URXTIME;
+    const idle = rootX !== null && compareXtime(mark, rootX) === 0 && !verify;
+    const early = await this.master.safetyCheck({ afterRootXtime: idle });
     if (early) return { ...report, halted: early };
-    const rootX = await this.master.rootXtime();
     report.rootXtime = rootX;
     if (!rootX) {
       this.log.warn({}, 'master has no xtime yet (is geo-replication.indexing on?): waiting');
       return report;
     }
-    const mark = slaveRootMark ?? URXTIME;
-    if (compareXtime(mark, rootX) === 0 && !verify) return { ...report, idle: true, complete: true };
+    if (idle) return { ...report, idle: true, complete: true };
     this.events.onBusy?.();
     if (xtimeNewer(mark, rootX)) {
       this.log.error({ slaveMark: formatXtime(mark), masterXtime: formatXtime(rootX) },

@@ -344,11 +344,13 @@ export class GlusterSource implements MasterSource {
 
   async flush(): Promise<void> {}
 
-  async safetyCheck(): Promise<HaltReason | null> {
+  async safetyCheck(opts: { readonly afterRootXtime?: boolean } = {}): Promise<HaltReason | null> {
     if (this.replaced) return 'root_type_changed';
     const m = this.mount;
     if (!m) return 'mount_missing';
-    const health = await m.health();
+    // A root xtime read through the mount just now proves it answers and is a GlusterFS mount (a
+    // directory left by a lost mount has no xtime): an idle poll spares the stat's round trip.
+    const health = opts.afterRootXtime ? 'ok' : await m.health();
     if (health !== 'ok') {
       this.opts.log.warn({ mount: m.mounted ? m.dir : null, health }, health === 'disconnected'
         ? 'the master mount is not connected (glusterd/bricks restarting?): waiting for it to reconnect'

@@ -25,8 +25,12 @@ export interface MasterSource {
   confirmDir(dir: BytePath, entries: MasterEntry[]): void;
   /** Make confirmations durable; called before the slave's marks move. */
   flush(): Promise<void>;
-  /** A reason to stop before anything is mirrored (lost mount, replaced root...), or null. */
-  safetyCheck(): Promise<HaltReason | null>;
+  /**
+   * A reason to stop before anything is mirrored (lost mount, replaced root...), or null.
+   * `afterRootXtime`: an idle poll, whose root xtime was just read fine: a source may skip what
+   * that read already proves (the mount answers and is the volume's).
+   */
+  safetyCheck(opts?: { readonly afterRootXtime?: boolean }): Promise<HaltReason | null>;
   /** The operator confirmed a replaced root (--resume-halted): trust the new one. Optional. */
   acceptRootChange?(): Promise<void>;
   /** Try to get back after a 'mount_missing' safety check (e.g. remount). Optional. */

@@ -67,6 +67,9 @@ export const WorkerExit = { done: 0, failed: 1, halted: 3 } as const;
  */
 const CHURN_PASSES_BEFORE_BACKOFF = 20;
 
+/** How often an idle worker rewrites (and fsyncs) its state file. */
+const IDLE_STATE_WRITE_MS = 15_000;
+
 export class Worker {
   private stopping = false;
   /** --resume-halted after root_emptied: the next complete pass may mirror an empty root. */
@@ -388,8 +391,9 @@ export class Worker {
     delete this.state.lastError;
     if (first) this.log.info({ syncedUpTo: new Date(this.state.syncedUpTo).toISOString() }, 'initial sync complete');
     if (this.noteCheckpoint()) this.persist(0);
-    // Idle passes only move synced-up-to: persist that at a bounded rate.
-    this.persist(report.idle ? 5000 : 0);
+    // Idle passes only move synced-up-to: persist that at a bounded rate (the monitor hears of
+    // every pass over IPC; the file is for a restart and `gsyncd status` without the monitor).
+    this.persist(report.idle ? IDLE_STATE_WRITE_MS : 0);
   }
 
   /** synced_up_to := max(old, min(the root mark's time, T0) − settle), after an incomplete pass. */
