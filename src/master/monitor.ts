@@ -21,6 +21,8 @@ export const WORKER_ENV = 'GSYNCD_ROLE';
 
 /** A worker that ran this long before dying starts a fresh backoff series. */
 const STABLE_RUN_MS = 60_000;
+/** How long a scrape waits for the worker's idle report (WorkerHooks.onIdle) before answering. */
+const IDLE_PULL_TIMEOUT_MS = 250;
 
 
 /** Hook calls the worker forwards to the monitor (see workerHookProxy). */
@@ -47,8 +49,19 @@ export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, sla
   const shutdownTimeoutMs = opts.get('shutdown-timeout') * 1000;
   const maxFailures = opts.get('max-failures');
   const readyRequiresSlave = opts.get('ready-requires-slave');
+  let child: ChildProcess | null = null;
+  // Idle passes are reported in bulk (WorkerHooks.onIdle): a scrape asks for the latest first.
+  let idleWaiters: (() => void)[] = [];
+  const refresh = (): Promise<void> => new Promise<void>((resolve) => {
+    const c = child;
+    if (!c?.connected) { resolve(); return; }
+    const done = () => { clearTimeout(timer); idleWaiters = idleWaiters.filter((w) => w !== done); resolve(); };
+    const timer = setTimeout(done, IDLE_PULL_TIMEOUT_MS);
+    idleWaiters.push(done);
+    try { c.send({ pull: 'idle' }); } catch { done(); }
+  });
   const app = buildHttpServer({
-    registry: metrics.registry, role: 'master', logger: log,
+    registry: metrics.registry, role: 'master', logger: log, refresh,
     status: () => computeStatus({
       role: 'master', version, now: Date.now(), source: 'daemon',
       thresholds: { inSyncLagS: opts.get('in-sync-lag'), stallTimeoutS: opts.get('stall-timeout') },
@@ -67,7 +80,6 @@ export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, sla
   const address = await startHttp(app, { bind: opts.get('http-bind'), explicit: opts.sourceOf('http-bind').from !== 'default', log });
   if (address) log.info({ address }, 'http endpoints listening');
 
-  let child: ChildProcess | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
@@ -93,6 +105,7 @@ export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, sla
         if (typeof fn !== 'function') return;
         if (msg.hook === 'onState') state = msg.args[0] as SessionState;
         try { fn(...msg.args); } catch (err) { log.warn({ err, hook: msg.hook }, 'metrics hook failed'); }
+        if (msg.hook === 'onIdle') for (const w of [...idleWaiters]) w();
       });
       const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
         child!.once('exit', (c, s) => resolve({ code: c, signal: s }));

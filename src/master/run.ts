@@ -77,6 +77,9 @@ async function runWorker(
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // The monitor asks for the idle passes not reported yet when it is scraped (/metrics, /status).
+  const onMonitorMessage = (msg: unknown) => { if ((msg as { pull?: unknown } | null)?.pull === 'idle') worker.reportIdle(); };
+  process.on('message', onMonitorMessage);
   setStop(() => onSignal('SIGTERM'));
   // Orphaned while the master was opened: run() returns at once and closes both ends.
   if (orphaned()) worker.stop();
@@ -86,5 +89,6 @@ async function runWorker(
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('message', onMonitorMessage);
   }
 }

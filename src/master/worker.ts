@@ -51,6 +51,12 @@ export interface WorkerConfig {
 
 export interface WorkerHooks extends Omit<EngineEvents, 'onBusy' | 'onLinkDebt'> {
   onState?(state: SessionState): void;
+  /**
+   * Idle passes since the last report (each a trivially complete batch), when the last one ran,
+   * and synced-up-to after it. Idle passes are reported in bulk: when asked (reportIdle, a scrape
+   * of the monitor), before a busy pass's report, and at least every IDLE_REPORT_MS.
+   */
+  onIdle?(passes: number, lastAt: number, syncedUpTo: number | undefined): void;
   /** A verification pass completed: entries it found different and fixed, when. */
   onVerify?(driftedEntries: number, completedAtMs?: number): void;
   /** The master mount came up / went away (GlusterFS masters). */
@@ -69,6 +75,12 @@ const CHURN_PASSES_BEFORE_BACKOFF = 20;
 
 /** How often an idle worker rewrites (and fsyncs) its state file. */
 const IDLE_STATE_WRITE_MS = 15_000;
+
+/**
+ * Longest time idle passes go unreported to the monitor. An idle poll every change-interval
+ * woke the monitor as often (a third of the idle cost); it asks for them when it is scraped.
+ */
+const IDLE_REPORT_MS = 30_000;
 
 export class Worker {
   private stopping = false;
@@ -97,6 +109,10 @@ export class Worker {
   private nextLinkVerifyAt = 0;
   private linkVerifyRounds = 0;
   private lastVerifyAt = Date.now();
+  /** Idle passes not yet reported (see WorkerHooks.onIdle). */
+  private idlePasses = 0;
+  private lastIdleAt = 0;
+  private idleReportedAt = Date.now();
 
   constructor(
     private readonly cfg: WorkerConfig,
@@ -309,7 +325,14 @@ export class Worker {
       if (report.complete) backoff = 0;
       if (report.complete || report.churn.length === 0) churnPasses = 0;
       lastChurn = new Set(report.churn);
-      this.hooks.onPass?.(report, this.state.syncedUpTo);
+      if (report.idle && !verify) {
+        this.idlePasses++;
+        this.lastIdleAt = Date.now();
+        if (this.lastIdleAt - this.idleReportedAt >= IDLE_REPORT_MS) this.reportIdle();
+      } else {
+        if (this.idlePasses > 0) this.reportIdle();
+        this.hooks.onPass?.(report, this.state.syncedUpTo);
+      }
       if (!report.idle) this.recordPass(report);
       if (this.cfg.once && ((report.complete && !this.verifyReason(true)) || failedPasses > this.cfg.maxPassRetries)) break;
       if (this.cfg.turns > 0 && passes >= this.cfg.turns) break;
@@ -324,8 +347,16 @@ export class Worker {
         }
       }
     }
+    if (this.idlePasses > 0) this.reportIdle();
     const done = !this.cfg.once || failedPasses === 0;
     return done ? WorkerExit.done : WorkerExit.failed;
+  }
+
+  /** Report the idle passes since the last report (also when asked and there were none). */
+  reportIdle(): void {
+    this.hooks.onIdle?.(this.idlePasses, this.lastIdleAt, this.state.syncedUpTo);
+    this.idlePasses = 0;
+    this.idleReportedAt = Date.now();
   }
 
   /**

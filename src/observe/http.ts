@@ -38,6 +38,8 @@ export interface HttpServerOptions {
   readonly registry: Registry;
   readonly role: Role;
   readonly status: () => StatusDoc | Promise<StatusDoc>;
+  /** Bring figures others report in bulk up to date before /metrics and /status answer (bounded). */
+  readonly refresh?: () => Promise<void>;
   readonly checks: { readonly live: Checks; readonly ready: Checks };
   /** The process logger (fastify gets the same pino instance); default: no request logs. */
   readonly logger?: Logger;
@@ -89,6 +91,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   const quiet = { logLevel: 'warn' as const };
   app.get('/metrics', quiet, async (_req, reply) => {
+    await opts.refresh?.();
     reply.type(opts.registry.contentType).header('cache-control', 'no-store');
     return opts.registry.metrics();
   });
@@ -100,6 +103,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     return `gsyncd ${opts.role}: /metrics /livez /readyz /healthz /status (append ?verbose to a probe)\n`;
   });
   app.get('/status', async (_req, reply) => {
+    await opts.refresh?.();
     const doc = await opts.status();
     reply.type('application/json; charset=utf-8').header('cache-control', 'no-store');
     return JSON.stringify(doc) + '\n';

@@ -128,8 +128,7 @@ export function attachMasterMetrics(m: MasterMetrics, target: MasterMetricsTarge
     if (last.checkpoint?.completedAt !== undefined) m.checkpointCompletion.set(S, last.checkpoint.completedAt / 1000);
     else m.checkpointCompletion.remove(S);
   };
-  const acknowledged = () => {
-    const t = now();
+  const acknowledged = (t = now()) => {
     live.lastBatchAt = t;
     live.lastProgressAt = t;
     m.lastSuccessfulBatch.set(SB, t / 1000);
@@ -162,6 +161,17 @@ export function attachMasterMetrics(m: MasterMetrics, target: MasterMetricsTarge
       publishCheckpoint();
       phases.flush((phase, s) => m.batchDuration.observe({ session, phase }, s));
       phases.restart();
+    },
+
+    onIdle(passes: number, lastAt: number, syncedUpTo: number | undefined): void {
+      if (passes > 0) {
+        m.batches.inc({ session, result: 'noop' }, passes); // rule 2, as onPass for one idle pass
+        acknowledged(lastAt);
+        last = { ...last, initialDone: true };
+      }
+      if (syncedUpTo !== undefined) last = { ...last, syncedUpTo };
+      publishSyncedUpTo();
+      publishCheckpoint();
     },
 
     onScanned(entries: number): void {
