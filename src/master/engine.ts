@@ -439,9 +439,11 @@ export class SyncEngine {
     }
     for (const m of diff.dirAttrs) {
       // Setting a subdirectory's attributes leaves this directory's own times alone: it owns the
-      // op (its failure is this visit's) but is not changed by it.
+      // op (its failure is this visit's) but is not changed by it. Except the root: no listing
+      // compares its own attributes, so they are set again whenever it has work, this included.
       const path = joinRel(v.dir, m.name);
-      batch.owner.set(path, v);
+      if (v.parent === null) own(path);
+      else batch.owner.set(path, v);
       d.dirAttrs.push({ path, entry: m });
     }
     for (const { entry, stime } of diff.descend) children.push(this.child(v, entry, false, stime));

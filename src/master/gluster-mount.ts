@@ -266,8 +266,25 @@ export class AuxMount {
     unregisterMountCleanup(this);
     const r = spawnSync('umount', [dir], { stdio: 'ignore', timeout: 10_000 });
     if (r.status !== 0) spawnSync('umount', ['-l', dir], { stdio: 'ignore', timeout: 10_000 });
+    // A client still starting (the process exits in the middle of mount()) would mount after we
+    // are gone and stay for good: its clients are stopped rather than left behind.
+    for (const pid of clientsOf(dir)) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
     removeLeftovers(dir);
   }
+}
+
+/** glusterfs processes whose command line names `dir` (ours: the directory is private to us). */
+function clientsOf(dir: string): number[] {
+  let pids: string[];
+  try { pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)); } catch { return []; }
+  return pids.map(Number).filter((pid) => {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`).toString('utf8').split('\0');
+      return path.basename(argv[0] ?? '').startsWith('glusterfs') && argv.includes(dir);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** gluster-params → `--param` list. */

@@ -44,6 +44,8 @@ export interface WorkerConfig {
   readonly slaveMarkRefreshMs: number;
   /** Period of `crawl.progress` log lines during a pass (0 = none). */
   readonly progressIntervalMs?: number;
+  /** Longest time idle passes go unreported (default IDLE_REPORT_MS; 0 = each one at once). */
+  readonly idleReportMs?: number;
   /** Period of verification passes, a full comparison with the slave (0 = only when needed). */
   readonly slaveVerifyIntervalMs?: number;
   readonly engine: Omit<EngineConfig, 'markKey'>;
@@ -328,7 +330,7 @@ export class Worker {
       if (report.idle && !verify) {
         this.idlePasses++;
         this.lastIdleAt = Date.now();
-        if (this.lastIdleAt - this.idleReportedAt >= IDLE_REPORT_MS) this.reportIdle();
+        if (this.lastIdleAt - this.idleReportedAt >= (this.cfg.idleReportMs ?? IDLE_REPORT_MS)) this.reportIdle();
       } else {
         if (this.idlePasses > 0) this.reportIdle();
         this.hooks.onPass?.(report, this.state.syncedUpTo);

@@ -77,7 +77,8 @@ test('idle gluster session: O(1) per poll; one deep change visits only its ances
 
   const masterUrl = `:${vol.name}`;
   const opts = defaultOptions({ 'state-dir': stateDir, 'session-name': 'idle-cost', 'change-interval': 0.1, 'log-level': 'info' });
-  const cfg = workerConfig(opts, parseUrl(masterUrl), parseUrl(slaveDir));
+  // Every idle pass reported at once (the monitor's default is in bulk): counted one by one here.
+  const cfg = { ...workerConfig(opts, parseUrl(masterUrl), parseUrl(slaveDir)), idleReportMs: 0 };
   const logFile = path.join(workDir, 'worker.log');
   const log = createLogger({ level: 'info', file: logFile });
   const source = new GlusterSource({
@@ -90,6 +91,9 @@ test('idle gluster session: O(1) per poll; one deep change visits only its ances
   const passes: PassRecord[] = [];
   const worker = new Worker(cfg, source, slave, log, {
     onPass: (report) => { passes.push({ n: passes.length + 1, at: Date.now(), report, getxattr: source.stats.getxattr, listedDirs: source.stats.listedDirs }); },
+    onIdle: (n, at) => {
+      for (let i = 0; i < n; i++) passes.push({ n: passes.length + 1, at, report: { idle: true, complete: true, dirsVisited: 0 } as PassReport, getxattr: source.stats.getxattr, listedDirs: source.stats.listedDirs });
+    },
   });
   t0 = Date.now();
   const running = worker.run();
