@@ -425,7 +425,7 @@ export class Worker {
     if (first) this.log.info({ syncedUpTo: new Date(this.state.syncedUpTo).toISOString() }, 'initial sync complete');
     if (this.noteCheckpoint()) this.persist(0);
     // Idle passes only move synced-up-to: persist that at a bounded rate (the monitor hears of
-    // every pass over IPC; the file is for a restart and `gsyncd status` without the monitor).
+    // them over IPC, see reportIdle; the file is for a restart and `gsyncd status` without it).
     this.persist(report.idle ? IDLE_STATE_WRITE_MS : 0);
   }
 
