@@ -5,7 +5,9 @@ import {
   baseName, depthOf, displayPath, fromBytes, fromText, isWithin, joinRel, parentOf, pathBytes,
 } from '../../../src/core/bytepath.js';
 
-const nameArb = fc.string({ unit: fc.integer({ min: 1, max: 0xff }).filter((c) => c !== 0x2f).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 8 });
+// A directory entry's name: never "." or ".." (joinRel reads "." as the root; seed 225338091 drew it).
+const nameArb = fc.string({ unit: fc.integer({ min: 1, max: 0xff }).filter((c) => c !== 0x2f).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 8 })
+  .filter((n) => n !== '.' && n !== '..');
 const relArb = fc.array(nameArb, { minLength: 1, maxLength: 6 }).map((ns) => ns.join('/'));
 
 describe('byte strings', () => {
