@@ -57,6 +57,10 @@ function alive(pid: number): boolean {
   }
 }
 
+function cmdlineOf(pid: number): string {
+  try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '); } catch { return '?'; }
+}
+
 function commOf(pid: number): string {
   try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return '?'; }
 }
@@ -226,7 +230,8 @@ async function crashAndResume(o: CrashOptions): Promise<void> {
     await run.kill9();
     const atKill = Date.now() - t0;
     // The orphaned rsyncs finish (or fail) on their own; look at the slave once they are done.
-    await waitFor(() => kids.every((p) => !alive(p)), { what: `orphaned children ${kids.map((p) => `${p}(${commOf(p)})`).join(' ')} of the killed worker to end`, timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(() => kids.every((p) => !alive(p)), { what: `orphaned children ${kids.map((p) => `${p}(${commOf(p)})`).join(' ')} of the killed worker to end`, timeoutMs: 60_000, intervalMs: 50 })
+      .catch((err: Error) => { throw new Error(`${err.message}; still alive: ${kids.filter(alive).map((p) => `${p} ${cmdlineOf(p)}`).join(' | ')}; gsyncd output:\n${run.output().slice(-3000)}`); });
     await o.afterKill?.();
     checkTransfers(runs);
     const slaveCount = countSlaveFiles();
