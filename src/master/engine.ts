@@ -321,8 +321,13 @@ export class SyncEngine {
   /** Linked files of this pass whose every name is not confirmed on the slave (by the id map). */
   private openLinkGroups(): number {
     let open = 0;
-    for (const [id, nlink] of this.passLinks) if (this.ids.pathsOf(id).length < nlink) open++;
+    for (const [id, nlink] of this.passLinks) if (this.linkGroupOpen(id, nlink)) open++;
     return open;
+  }
+
+  /** Fewer of the file's names than its master link count are confirmed on the slave. */
+  private linkGroupOpen(id: string, nlink: number): boolean {
+    return this.ids.pathsOf(id).length < nlink;
   }
 
   private listBoth(dir: BytePath): Promise<Listings> {
@@ -658,7 +663,7 @@ export class SyncEngine {
     for (const [id, nlink] of batch.linkCandidates) this.passLinks.set(id, nlink);
     // Recorded before this batch's directories are marked: a worker killed before the groups are
     // joined must still verify (those directories may never change again).
-    if ([...batch.linkCandidates].some(([id, nlink]) => this.ids.pathsOf(id).length < nlink)) this.events.onLinkDebt?.();
+    if ([...batch.linkCandidates].some(([id, nlink]) => this.linkGroupOpen(id, nlink))) this.events.onLinkDebt?.();
     // Saved after every batch: a worker killed later loses no knowledge of renames and links
     // it confirmed, and only the names of the batch in flight are in doubt (see idsStale).
     this.persistIds();

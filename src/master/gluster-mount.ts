@@ -197,7 +197,7 @@ export class AuxMount {
     }
     if (r.timedOut) {
       const pid = readPid(dir);
-      if (pid !== null && isOurClient(pid, dir)) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+      if (pid !== null && isGlusterfsClient(pid, dir)) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
       throw gsyncdError('GSYNCD_ERR_MOUNT', `mounting volume ${what} did not finish within ${this.opts.timeoutSec} s`);
     }
     if (r.code !== 0) {
@@ -251,8 +251,8 @@ export class AuxMount {
     }
     if (pid !== null) {
       // The client exits once the kernel lets go of the mount; nudge it if it does not.
-      for (let i = 0; i < 20 && isOurClient(pid, dir); i++) await new Promise((res) => setTimeout(res, 100));
-      if (isOurClient(pid, dir)) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+      for (let i = 0; i < 20 && isGlusterfsClient(pid, dir); i++) await new Promise((res) => setTimeout(res, 100));
+      if (isGlusterfsClient(pid, dir)) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
     }
     removeLeftovers(dir);
   }
@@ -277,14 +277,7 @@ export class AuxMount {
 function clientsOf(dir: string): number[] {
   let pids: string[];
   try { pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)); } catch { return []; }
-  return pids.map(Number).filter((pid) => {
-    try {
-      const argv = fs.readFileSync(`/proc/${pid}/cmdline`).toString('utf8').split('\0');
-      return path.basename(argv[0] ?? '').startsWith('glusterfs') && argv.includes(dir);
-    } catch {
-      return false;
-    }
-  });
+  return pids.map(Number).filter((pid) => isGlusterfsClient(pid, dir));
 }
 
 /** gluster-params → `--param` list. */
@@ -354,13 +347,6 @@ function readPid(dir: string): number | null {
 }
 
 /** The pid still runs a glusterfs client for this mount dir (guards against pid reuse). */
-function isOurClient(pid: number, dir: string): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`).toString('utf8').split('\0').includes(dir);
-  } catch {
-    return false;
-  }
-}
 
 function removeLeftovers(dir: string): void {
   try { fs.rmSync(pidFileOf(dir), { force: true }); fs.rmSync(ownerFileOf(dir), { force: true }); } catch { /* best effort */ }
@@ -375,7 +361,7 @@ async function waitUntilMounted(dir: string, deadline: number, what: string): Pr
   for (;;) {
     pid ??= readPid(dir);
     // e.g. a brick down at mount time: assert-no-child-down makes the client exit.
-    if (pid !== null && !isOurClient(pid, dir)) return 'client-exited';
+    if (pid !== null && !isGlusterfsClient(pid, dir)) return 'client-exited';
     try {
       const st = await fs.promises.stat(dir, { bigint: true });
       if (st.dev !== parentDev) {

@@ -25,6 +25,11 @@ test('hard-link groups split on the slave are joined again when a directory hold
     return r;
   };
   const ino = (p: string) => fs.statSync(path.join(slave, p)).ino;
+  /** The slave's name `p` becomes a copy of its own (as a killed batch could leave it). */
+  const splitOnSlave = (p: string) => {
+    fs.copyFileSync(path.join(slave, p), path.join(slave, `${p}.copy`));
+    fs.renameSync(path.join(slave, `${p}.copy`), path.join(slave, p));
+  };
   for (const d of ['a', 'b', 'c']) fs.mkdirSync(path.join(view, d));
   fs.writeFileSync(path.join(view, 'a/f'), 'linked content\n');
   fs.linkSync(path.join(view, 'a/f'), path.join(view, 'b/g'));
@@ -33,8 +38,7 @@ test('hard-link groups split on the slave are joined again when a directory hold
   assert.equal(ino('a/f'), ino('b/g'));
 
   // 1. The slave holds b/g as a copy of its own (as a killed batch could leave it); only a changes.
-  fs.copyFileSync(path.join(slave, 'b/g'), path.join(slave, 'b/g.copy'));
-  fs.renameSync(path.join(slave, 'b/g.copy'), path.join(slave, 'b/g'));
+  splitOnSlave('b/g');
   assert.notEqual(ino('a/f'), ino('b/g'));
   fs.writeFileSync(path.join(view, 'a/other'), 'x\n');
   const r1 = await once('a changed');
@@ -61,8 +65,7 @@ test('hard-link groups split on the slave are joined again when a directory hold
 
   // 3. A worker killed after sending such a copy, before its verification: the group is recorded
   // on disk (linkdebt-VOL) and the next run verifies although the master did not change.
-  fs.copyFileSync(path.join(slave, 'b/g'), path.join(slave, 'b/g.copy'));
-  fs.renameSync(path.join(slave, 'b/g.copy'), path.join(slave, 'b/g'));
+  splitOnSlave('b/g');
   const r3idle = await once('no change, nothing recorded');
   assert.doesNotMatch(r3idle.stdout + r3idle.stderr, /verify.start/, 'no verification without a reason');
   assert.notEqual(ino('b/g'), ino('a/f'));
