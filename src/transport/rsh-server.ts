@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BridgeFrame } from './rsh-bridge.js';
+import { PERL_BRIDGE, perlCompiles } from './rsh-bridge-perl.js';
 import type { SshConnection } from './ssh.js';
 
 export interface RshLog {
@@ -21,7 +22,13 @@ function frame(type: number, payload: Buffer): Buffer {
 }
 
 export class RshServer {
-  private constructor(private readonly server: net.Server, private readonly dir: string, readonly socketPath: string) {}
+  private constructor(
+    private readonly server: net.Server,
+    private readonly dir: string,
+    readonly socketPath: string,
+    /** The Perl bridge written into `dir`, or null: rsync then runs the Node one. */
+    private readonly perlBridge: { perl: string; script: string } | null,
+  ) {}
 
   static async start(conn: () => SshConnection, log: RshLog): Promise<RshServer> {
     const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gsyncd-rsh-'));
@@ -29,11 +36,16 @@ export class RshServer {
     const socketPath = path.join(dir, 's');
     const server = net.createServer((sock) => void handle(sock, conn(), log));
     await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(socketPath, resolve); });
-    return new RshServer(server, dir, socketPath);
+    const script = path.join(dir, 'bridge.pl');
+    await fs.promises.writeFile(script, PERL_BRIDGE, { mode: 0o400 });
+    const perlBridge = perlCompiles(script) ? { perl: 'perl', script } : null;
+    if (!perlBridge) log.debug({}, 'no usable perl here: rsync reaches the slave through the Node rsh bridge');
+    return new RshServer(server, dir, socketPath, perlBridge);
   }
 
   /** The `-e` value for rsync. */
   rshCommand(): string {
+    if (this.perlBridge) return `${this.perlBridge.perl} ${this.perlBridge.script} ${this.socketPath}`;
     const bridge = fileURLToPath(new URL('./rsh-bridge.js', import.meta.url));
     const loader = bridge.endsWith('.ts') ? ' --import tsx' : '';
     return `${process.execPath}${loader} ${bridge} ${this.socketPath}`;
