@@ -3,8 +3,8 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { describeError, exitCodeMeaning, exitCodeOf, gsyncdError, isGsyncdError } from '../core/errors.js';
-import { runMaster } from '../master/run.js';
-import { runSlave } from '../slave/run.js';
+import type { runMaster } from '../master/run.js';
+import type { runSlave } from '../slave/run.js';
 import { canonicalizeEscapeUrl, canonicalizeUrl, checkPair, normalizeUrl, parseUrl, quotePlus, volumeOf, type ResourceUrl } from '../url/url.js';
 import { parseArgs, type ConfigOp, type ParsedArgs, type UrlForm } from './args.js';
 import { editConfigFile, tunableForConfigOp } from './config-edit.js';
@@ -34,8 +34,9 @@ function withDefaults(io: Partial<CliIo>): CliIo {
     env: process.env,
     cwd: process.cwd(),
     defaultConfigFile: defaultConfigPath,
-    runMaster,
-    runSlave,
+    // Loaded by role: a slave never loads the monitor's HTTP and metrics stack, nor ssh2.
+    runMaster: async (...args) => (await import('../master/run.js')).runMaster(...args),
+    runSlave: async (...args) => (await import('../slave/run.js')).runSlave(...args),
     ...io,
   };
 }

@@ -14,22 +14,13 @@ import { createMetrics } from '../observe/metrics.js';
 import { computeStatus, latchedHalts } from '../observe/status.js';
 import type { ResourceUrl } from '../url/url.js';
 import { readState, writeState, type SessionState } from './state-file.js';
+import { WORKER_ENV, type HookMessage } from './worker-ipc.js';
 import type { WorkerConfig } from './worker.js';
-
-/** Environment marker: this process is the worker a monitor spawned. */
-export const WORKER_ENV = 'GSYNCD_ROLE';
 
 /** A worker that ran this long before dying starts a fresh backoff series. */
 const STABLE_RUN_MS = 60_000;
 /** How long a scrape waits for the worker's idle report (WorkerHooks.onIdle) before answering. */
 const IDLE_PULL_TIMEOUT_MS = 250;
-
-
-/** Hook calls the worker forwards to the monitor (see workerHookProxy). */
-export interface HookMessage {
-  readonly hook: keyof MasterMetricsHooks;
-  readonly args: unknown[];
-}
 
 export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl, cfg: WorkerConfig, log: Logger): Promise<number> {
   const version = packageVersion();
@@ -177,18 +168,4 @@ function markGaveUp(cfg: WorkerConfig, s: SessionState, failures: number): Sessi
 async function sleepUnless(ms: number, stop: () => boolean): Promise<void> {
   const until = Date.now() + ms;
   while (!stop() && Date.now() < until) await new Promise((r) => setTimeout(r, Math.min(200, until - Date.now())));
-}
-
-/**
- * In the worker: hooks that forward every call to the monitor over IPC (JSON-serialisable
- * arguments only). Without an IPC channel (a one-shot run) they do nothing.
- */
-export function workerHookProxy(): MasterMetricsHooks {
-  return new Proxy({} as MasterMetricsHooks, {
-    get: (_t, hook: string) => (...args: unknown[]) => {
-      if (hook === 'live') return undefined;
-      if (process.send && process.connected) process.send({ hook, args } satisfies { hook: string; args: unknown[] });
-      return undefined;
-    },
-  });
 }

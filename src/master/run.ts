@@ -3,9 +3,9 @@ import type { ResolvedOptions } from '../cli/options.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import type { ResourceUrl } from '../url/url.js';
 import { openMaster, openSlave, workerConfig } from './session.js';
-import { runMonitor, WORKER_ENV, workerHookProxy } from './monitor.js';
 import { acquireSessionLock } from './session-lock.js';
-import { Worker, WorkerExit, type WorkerConfig } from './worker.js';
+import type { WorkerConfig } from './worker.js';
+import { WORKER_ENV, workerHookProxy } from './worker-ipc.js';
 
 /** How long an orphaned worker may take to finish a start-up step before it just exits. */
 const ORPHAN_EXIT_MS = 10_000;
@@ -18,7 +18,11 @@ export async function runMaster(opts: ResolvedOptions, master: ResourceUrl, slav
   const cfg = workerConfig(opts, master, slave);
   const isWorker = process.env[WORKER_ENV] === 'worker';
   const log = createLogger({ level: opts.get('log-level'), file: opts.get('log-file') || undefined, base: { session: cfg.session, role: 'master', ...(isWorker ? { proc: 'worker' } : {}) } });
-  if (!cfg.once && cfg.turns === 0 && !isWorker) return runMonitor(opts, master, slave, cfg, log);
+  if (!cfg.once && cfg.turns === 0 && !isWorker) {
+    // Each process loads only its part: the monitor never loads the sync engine or ssh2.
+    const { runMonitor } = await import('./monitor.js');
+    return runMonitor(opts, master, slave, cfg, log);
+  }
   // The IPC channel to the monitor must not keep a finished worker alive.
   if (isWorker) process.channel?.unref();
   // A worker whose monitor is gone (even kill -9) stops rather than run unsupervised. Watched
@@ -51,6 +55,7 @@ async function runWorker(
   opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl, cfg: WorkerConfig, log: Logger,
   orphaned: () => boolean, setStop: (stop: () => void) => void,
 ): Promise<number> {
+  const { Worker, WorkerExit } = await import('./worker.js');
   const hooks = workerHookProxy();
   const slaveEndpoint = await openSlave(opts, slave, log, {
     session: cfg.session, onConnected: (up) => hooks.setSlaveConnected(up), onConnectAttempt: (r) => hooks.onSshConnect(r),

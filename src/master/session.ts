@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import type { ResolvedOptions } from '../cli/options.js';
 import { gsyncdError } from '../core/errors.js';
 import type { Logger } from '../observe/logger.js';
-import { LocalSlave, type SlaveEndpoint } from '../slave/endpoint.js';
+import type { SlaveEndpoint } from '../slave/endpoint.js';
 import { normalizeUrl, sessionKey, type ResourceUrl } from '../url/url.js';
 import type { MasterSource } from './source.js';
 import type { WorkerConfig } from './worker.js';
@@ -123,6 +123,7 @@ export async function openSlave(opts: ResolvedOptions, url: ResourceUrl, log: Lo
   switch (url.kind) {
     case 'file': {
       await fs.promises.mkdir(url.path, { recursive: true });
+      const { LocalSlave } = await import('../slave/endpoint.js');
       return new LocalSlave(url.path, normalizeUrl(url));
     }
     case 'gluster': {
