@@ -4,6 +4,7 @@
 // A crash at any point leaves marks stale, so the next pass revisits exactly what is unconfirmed.
 import { displayPath, joinRel, parentOf, type BytePath } from '../core/bytepath.js';
 import { diffDirectory, type DirDiff } from '../core/diff.js';
+import { dirsAlongRuns, splitForJobs } from '../core/jobs.js';
 import { attrsDiffer, dataDiffers, type EntryType, type MasterEntry, type SlaveEntry } from '../core/entry.js';
 import type { IdMap } from '../core/id-map.js';
 import { opPaths, type EntryOp, type OpResult } from '../core/ops.js';
@@ -617,11 +618,12 @@ export class SyncEngine {
     });
     const data = [...plan.data, ...resend].filter((x) => !batch.owner.get(x.path)?.failed);
     const root = await this.dataRoot(batch, data.length);
-    // Data that goes in one rsync run takes the directories' attributes along: rsync sets a
-    // listed directory's times after the files in it, and the run saved (0.4-0.5 s over ssh) was
-    // most of a small change's latency. Not when ops after the data (links, relinks) change
-    // directories again, nor from the cached read mount (attributes are read uncached).
-    const attrsAlong = root === this.master.root && plan.after.length === 0 && batch.relinks.length === 0 && copies.length === 0
+    // The data's rsync runs take the directories' attributes along (see dirsAlongRuns): a run of
+    // its own cost 0.4-0.5 s over ssh, most of a small change's latency, and several seconds for
+    // a batch of new directories. Not when ops after the data (links, relinks) change directories
+    // again. The read mount is as fresh for a directory's attributes as for the data it reads
+    // (settled since the listings), and the root goes in a run of its own (syncDirAttrs).
+    const attrsAlong = plan.after.length === 0 && batch.relinks.length === 0 && copies.length === 0
       ? plan.dirs.filter((p) => p !== '.') : [];
     const sent = await this.sendData(data, root, this.cfg.syncJobs, attrsAlong);
     let bytesSent = sent.bytesSent;
@@ -652,7 +654,8 @@ export class SyncEngine {
       await this.relinkPartners(batch, m, path);
     }
     await this.applyRelinks(batch, plan.dirs);
-    const dirsLeft = sent.dirsAlong ? plan.dirs.filter((p) => !attrsAlong.includes(p)) : plan.dirs;
+    const along = new Set(attrsAlong);
+    const dirsLeft = [...plan.dirs.filter((p) => !along.has(p)), ...sent.dirsLeft];
     for (const [path, why, errno] of await this.syncDirAttrs(dirsLeft)) fail(path, why, errno);
 
     // Confirmed: the id map and the master's tracker learn what the slave now holds. Moved
@@ -745,16 +748,16 @@ export class SyncEngine {
    * that fails is retried with backoff, from the uncached root; what still fails is reported per
    * path and never marked synced.
    */
-  private async sendData(items: DataItem[], root: string, parallel = this.cfg.syncJobs, dirsAlong: readonly BytePath[] = []): Promise<{ bytesSent: number; failed: PathFailure[]; dirsAlong: boolean }> {
-    if (items.length === 0) return { bytesSent: 0, failed: [], dirsAlong: false };
-    const chunks = splitForJobs(items.filter((i) => !i.inplace), parallel);
+  private async sendData(items: DataItem[], root: string, parallel = this.cfg.syncJobs, dirsAlong: readonly BytePath[] = []): Promise<{ bytesSent: number; failed: PathFailure[]; dirsLeft: BytePath[] }> {
+    if (items.length === 0) return { bytesSent: 0, failed: [], dirsLeft: [...dirsAlong] };
+    const chunks = splitForJobs(items.filter((i) => !i.inplace), parallel, (i) => parentOf(i.path));
     const inplace = items.filter((i) => i.inplace);
     const jobs = chunks.map((c) => ({ paths: c.map((i) => i.path), inplace: false }));
     if (inplace.length) jobs.push({ paths: inplace.map((i) => i.path), inplace: true });
-    // Directories' attributes ride along only with a single run: set by one of several parallel
-    // runs, a directory's times could be disturbed by another one still writing into it.
-    const along = dirsAlong.length > 0 && jobs.length === 1;
-    if (along) jobs[0]!.paths.push(...dirsAlong);
+    // A directory's attributes ride along with the one run that writes into it: set by one of
+    // several, its times could be disturbed by another one still writing there.
+    const { along, left } = dirsAlongRuns(jobs.map((j) => j.paths), dirsAlong);
+    jobs.forEach((j, k) => j.paths.push(...along[k]!));
     let bytesSent = 0;
     const failed: PathFailure[] = [];
     await Promise.all(jobs.map(async (job) => {
@@ -785,7 +788,7 @@ export class SyncEngine {
         for (const p of pinned ?? job.paths) failed.push([p, why, undefined]);
       }
     }));
-    return { bytesSent, failed, dirsAlong: along };
+    return { bytesSent, failed, dirsLeft: left };
   }
 
   /**
@@ -922,21 +925,5 @@ function dedupeByPath<T extends { path: BytePath }>(items: T[]): T[] {
 function rsyncSucceeded(r: RsyncResult): boolean {
   return r === 'ok' || r === 'vanished';
 }
-
-/** Split into at most `jobs` chunks of similar total size (largest first, greedy). */
-export function splitForJobs<T extends { size: number }>(items: T[], jobs: number): T[][] {
-  if (items.length === 0) return [];
-  const n = Math.max(1, Math.min(jobs, items.length));
-  const chunks: { total: number; items: T[] }[] = Array.from({ length: n }, () => ({ total: 0, items: [] }));
-  for (const item of [...items].sort((a, b) => b.size - a.size)) {
-    let best = chunks[0]!;
-    for (const c of chunks) if (c.total < best.total) best = c;
-    best.items.push(item);
-    best.total += item.size + 4096; // per-file overhead so many small files spread too
-  }
-  return chunks.map((c) => c.items).filter((c) => c.length > 0);
-}
-
-
 
 export type { SlaveEntry };

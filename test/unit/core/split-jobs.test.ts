@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { splitForJobs } from '../../../src/master/engine.js';
+import { dirsAlongRuns, splitForJobs } from '../../../src/core/jobs.js';
 
 interface Item { readonly id: number; readonly size: number }
 const OVERHEAD = 4096;
@@ -90,5 +90,73 @@ describe('splitForJobs', () => {
       const ls = out.map((c) => c.length);
       assert.ok(Math.max(...ls) - Math.min(...ls) <= 1, String(ls));
     }), { numRuns: 500 });
+  });
+});
+
+interface FileItem { readonly path: string; readonly size: number }
+const dirOf = (i: FileItem) => i.path.slice(0, Math.max(0, i.path.lastIndexOf('/')));
+const filesArb = fc.array(fc.record({ dir: fc.integer({ min: 0, max: 6 }), size: fc.nat(100_000) }), { maxLength: 60 })
+  .map((xs) => xs.map((x, k): FileItem => ({ path: `d${x.dir}/f${k}`, size: x.size })));
+
+describe('splitForJobs by directory', () => {
+  it('keeps each small directory in one run while using every run', () => {
+    const items = Array.from({ length: 12 }, (_, k): FileItem => ({ path: `d${k % 6}/f${k}`, size: 100 }));
+    const out = splitForJobs(items, 3, dirOf);
+    assert.equal(out.length, 3);
+    for (const chunk of out) for (const i of chunk) {
+      assert.ok(out.filter((c) => c.some((j) => dirOf(j) === dirOf(i))).length === 1, `${dirOf(i)} split over runs`);
+    }
+  });
+
+  it('splits a directory larger than a run\'s fair share', () => {
+    const items = Array.from({ length: 9 }, (_, k): FileItem => ({ path: `big/f${k}`, size: 1000 }));
+    assert.deepEqual(splitForJobs(items, 3, dirOf).map((c) => c.length), [3, 3, 3]);
+  });
+
+  it('every item once, no empty run, balanced within the largest directory share (property)', () => {
+    fc.assert(fc.property(filesArb, fc.integer({ min: 1, max: 8 }), (items, jobs) => {
+      const out = splitForJobs(items, jobs, dirOf);
+      assert.ok(out.length <= Math.max(1, jobs));
+      for (const c of out) assert.ok(c.length > 0);
+      assert.deepEqual(out.flat().map((i) => i.path).sort(), items.map((i) => i.path).sort());
+      if (out.length < 2) return;
+      const w = (c: FileItem[]) => c.reduce((t, i) => t + i.size + OVERHEAD, 0);
+      const share = w(items) / Math.min(jobs, items.length);
+      const biggest = Math.max(share, ...items.map((i) => i.size + OVERHEAD));
+      const ws = out.map(w);
+      assert.ok(Math.max(...ws) - Math.min(...ws) <= biggest + 1e-6, `weights ${ws}, bound ${biggest}`);
+    }), { numRuns: 1000 });
+  });
+});
+
+describe('dirsAlongRuns', () => {
+  it('a directory goes with the one run writing into it, or the least busy when none does', () => {
+    const { along, left } = dirsAlongRuns([['a/x', 'a/y', 'b/z'], ['c/w']], ['a', 'c', 'e', 'a/sub']);
+    assert.deepEqual(along, [['a'], ['c', 'e', 'a/sub']]);
+    assert.deepEqual(left, []);
+  });
+
+  it('a directory written into by two runs is left for a run of its own', () => {
+    const { along, left } = dirsAlongRuns([['a/x'], ['a/y']], ['a']);
+    assert.deepEqual(along, [[], []]);
+    assert.deepEqual(left, ['a']);
+  });
+
+  it('no runs: every directory is left', () => {
+    assert.deepEqual(dirsAlongRuns([], ['a', 'b']), { along: [], left: ['a', 'b'] });
+  });
+
+  it('each directory placed once, never with a run while another run writes into it (property)', () => {
+    const runsArb = fc.array(fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.nat(9)).map(([d, f]) => `d${d}/f${f}`), { maxLength: 8 }), { maxLength: 4 });
+    const dirsArb = fc.uniqueArray(fc.integer({ min: 0, max: 7 }).map((d) => `d${d}`), { maxLength: 8 });
+    fc.assert(fc.property(runsArb, dirsArb, (runs, dirs) => {
+      const { along, left } = dirsAlongRuns(runs, dirs);
+      assert.deepEqual([...along.flat(), ...left].sort(), [...dirs].sort());
+      along.forEach((ds, k) => {
+        for (const d of ds) runs.forEach((paths, j) => {
+          if (j !== k) assert.ok(!paths.some((p) => p.startsWith(`${d}/`)), `${d} rides with run ${k} while run ${j} writes into it`);
+        });
+      });
+    }), { numRuns: 1000 });
   });
 });
