@@ -4,7 +4,7 @@
 // /root/.ssh/{authorized_keys,known_hosts} are removed again, a key we generate is deleted),
 // geo-replication keys (gsec_create; files it created are removed), and leftovers of crashed
 // bench runs (volumes gsb<pid>n*, their geo-rep sessions and mounts).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { hostname, cpus, totalmem } from 'node:os';
 import path from 'node:path';
@@ -227,13 +227,10 @@ export async function reapStaleBenchRuns(): Promise<void> {
   }
 }
 
+/** A tool's version line: stdout, or stderr for tools that print it there (`ssh -V`). */
 function cmd(c: string, args: string[]): string {
-  try {
-    return execFileSync(c, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch (e) {
-    const err = e as { stdout?: string; stderr?: string };
-    return (err.stdout || err.stderr || '').trim() || 'unavailable';
-  }
+  const r = spawnSync(c, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return (r.stdout || r.stderr || '').trim() || 'unavailable';
 }
 
 export function machineInfo(): Record<string, string> {
