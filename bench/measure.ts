@@ -206,10 +206,14 @@ export async function straceCounts(pids: readonly number[], seconds: number, out
   return { getxattr, total, bySyscall, wallSeconds: wall };
 }
 
-/** Bytes the process passed to write()-family calls so far (/proc/PID/io wchar). */
-export function wcharOf(pid: number): number {
+/**
+ * A byte counter of /proc/PID/io: `wchar`, what the process passed to write()-family calls,
+ * sockets included (a brick's replies: ~200 B per file for a listing with stats, measured here);
+ * `write_bytes`, what it caused to be written to storage (data re-sent shows up there only).
+ */
+export function ioBytesOf(pid: number, counter: 'wchar' | 'write_bytes'): number {
   try {
-    const m = /^wchar:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'));
+    const m = new RegExp(`^${counter}:\\s+(\\d+)`, 'm').exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'));
     return m ? Number(m[1]) : 0;
   } catch {
     return 0;

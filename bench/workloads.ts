@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CleanupStack } from '../test/support/proc.js';
 import { content, layoutFiles, SCALE_DEEP_FILE, totalBytes, type FileSpec, type Layout } from './content.js';
 import { log, REPO } from './env.js';
-import { cpuOver, haveStrace, RssSampler, straceCounts, wcharOf } from './measure.js';
+import { cpuOver, haveStrace, ioBytesOf, RssSampler, straceCounts } from './measure.js';
 import type { BatchPeer, ContinuousPeer, Peer, Running } from './peers.js';
 import { waitVisible, type Expectation } from './visible.js';
 import { benchVolume, type BenchVolume } from './volumes.js';
@@ -321,10 +321,12 @@ const wlD: Workload = {
       { name: 'rename_dir', unit: 's' },
       ...(bytes ? [{ name: 'rename_dir_bytes_sent', unit: 'B' }] : []),
       { name: 'rename_dir_slave_written', unit: 'B' },
+      { name: 'rename_dir_slave_disk_written', unit: 'B' },
       { name: 'rename_files', unit: 's' },
       { name: 'rename_files_after_op', unit: 's' },
       ...(bytes ? [{ name: 'rename_files_bytes_sent', unit: 'B' }] : []),
       { name: 'rename_files_slave_written', unit: 'B' },
+      { name: 'rename_files_slave_disk_written', unit: 'B' },
       { name: 'delete', unit: 's' },
       { name: 'delete_after_op', unit: 's' },
     ];
@@ -363,7 +365,8 @@ const wlD: Workload = {
 
     const step = async (name: string, op: () => void, exp: Expectation, afterOp: boolean, dataBytes: number) => {
       const b0 = run?.bytesSent() ?? null;
-      const w0 = wcharOf(brick);
+      const w0 = ioBytesOf(brick, 'wchar');
+      const disk0 = ioBytesOf(brick, 'write_bytes');
       const t0 = Date.now();
       op();
       const t1 = Date.now();
@@ -385,7 +388,10 @@ const wlD: Workload = {
       if (afterOp) ctx.rec(`d.${name}_after_op`, sec(visibleAt - t1), 's');
       if (dataBytes) {
         if (bytes !== null) ctx.rec(`d.${name}_bytes_sent`, bytes, 'B');
-        if (brick) ctx.rec(`d.${name}_slave_written`, wcharOf(brick) - w0, 'B');
+        if (brick) {
+          ctx.rec(`d.${name}_slave_written`, ioBytesOf(brick, 'wchar') - w0, 'B');
+          ctx.rec(`d.${name}_slave_disk_written`, ioBytesOf(brick, 'write_bytes') - disk0, 'B');
+        }
       }
       log(`    d ${peer.id} ${name}: ${sec(visibleAt - t0).toFixed(2)} s (op ${sec(t1 - t0).toFixed(2)} s)${bytes !== null ? `, ${bytes} B sent` : ''}`);
       await sleep(2000, undefined, { signal });
