@@ -27,7 +27,7 @@ export class RshServer {
     private readonly dir: string,
     readonly socketPath: string,
     /** The Perl bridge written into `dir`, or null: rsync then runs the Node one. */
-    private readonly perlBridge: { perl: string; script: string } | null,
+    private readonly perlScript: string | null,
   ) {}
 
   static async start(conn: () => SshConnection, log: RshLog): Promise<RshServer> {
@@ -38,14 +38,14 @@ export class RshServer {
     await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(socketPath, resolve); });
     const script = path.join(dir, 'bridge.pl');
     await fs.promises.writeFile(script, PERL_BRIDGE, { mode: 0o400 });
-    const perlBridge = perlCompiles(script) ? { perl: 'perl', script } : null;
-    if (!perlBridge) log.debug({}, 'no usable perl here: rsync reaches the slave through the Node rsh bridge');
-    return new RshServer(server, dir, socketPath, perlBridge);
+    const perlScript = perlCompiles(script) ? script : null;
+    if (!perlScript) log.debug({}, 'no usable perl here: rsync reaches the slave through the Node rsh bridge');
+    return new RshServer(server, dir, socketPath, perlScript);
   }
 
   /** The `-e` value for rsync. */
   rshCommand(): string {
-    if (this.perlBridge) return `${this.perlBridge.perl} ${this.perlBridge.script} ${this.socketPath}`;
+    if (this.perlScript) return `perl ${this.perlScript} ${this.socketPath}`;
     const bridge = fileURLToPath(new URL('./rsh-bridge.js', import.meta.url));
     const loader = bridge.endsWith('.ts') ? ' --import tsx' : '';
     return `${process.execPath}${loader} ${bridge} ${this.socketPath}`;
