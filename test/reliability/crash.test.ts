@@ -137,10 +137,18 @@ test('kill -9 of worker, rsync, slave and monitor at 20 random instants during a
     // The random instant: a random delay once the session is up, then the next moment the
     // target exists while a pass is running.
     await sleep(randInt(rng, 100, 2500));
-    const { pid, busy } = await findTarget(target);
-    const workerBefore = workerOf(monitor.child.pid!)?.pid;
-    const orphanProcs = target === 'monitor' ? descendants(pid).map((p) => ({ pid: p.pid, what: `${p.comm}<-${p.ppid}` })) : [];
-    assert.ok(kill9(pid), `kill -9 ${target} ${pid}`);
+    // A target seen busy can still end on its own before the kill (a worker that cannot take
+    // the session lock while a killed monitor's orphaned worker holds it exits, and is
+    // restarted): then the instant is picked again.
+    let pid: number, busy: string, workerBefore: number | undefined, orphanProcs: { pid: number; what: string }[];
+    for (let attempt = 1; ; attempt++) {
+      ({ pid, busy } = await findTarget(target));
+      workerBefore = workerOf(monitor.child.pid!)?.pid;
+      orphanProcs = target === 'monitor' ? descendants(pid).map((p) => ({ pid: p.pid, what: `${p.comm}<-${p.ppid}` })) : [];
+      if (kill9(pid)) break;
+      assert.ok(!alive(pid) && attempt < 20, `kill -9 ${target} ${pid}`);
+      t.diagnostic(`${target} ${pid} ended on its own before the kill: picking the instant again`);
+    }
     const at = Date.now() - runStart;
     // The state file is written atomically: a kill never leaves it torn.
     try { readStateFile(s.stateFile); } catch (err) { tornStates++; t.diagnostic(String(err)); }
