@@ -14,7 +14,8 @@ export interface RshLog {
   debug(obj: object, msg: string): void;
 }
 
-function frame(type: number, payload: Buffer): Buffer {
+/** One frame to the bridge: type (BridgeFrame), u32 length, payload. */
+export function frame(type: number, payload: Buffer): Buffer {
   const head = Buffer.alloc(5);
   head[0] = type;
   head.writeUInt32BE(payload.length, 1);

@@ -11,16 +11,11 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PERL_BRIDGE, perlCompiles } from '../../../src/transport/rsh-bridge-perl.js';
+import { frame } from '../../../src/transport/rsh-server.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gsyncd-rshb-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function frame(type: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = type;
-  head.writeUInt32BE(payload.length, 1);
-  return Buffer.concat([head, payload]);
-}
 
 /** A fake worker: echoes stdin back as stdout frames as it comes, then stderr and exit 7. */
 async function fakeWorker(socketPath: string): Promise<{ argv: Promise<string[]>; received: Promise<Buffer>; close(): void }> {
