@@ -250,6 +250,8 @@ export function machineInfo(): Record<string, string> {
     lsyncd: cmd('lsyncd', ['--version']).split('\n')[0] ?? '',
     openssh: cmd('ssh', ['-V']),
     strace: cmd('strace', ['-V']).split('\n')[0] ?? '',
+    // Same rule as bench/volumes.ts visibleVia(); a multi-brick volume falls back to the mount.
+    'visible on the slave, read from': process.env.BENCH_VISIBLE === 'mount' ? 'a zero-cache FUSE mount (BENCH_VISIBLE=mount)' : 'the slave volume\'s brick directory',
   };
 }
 

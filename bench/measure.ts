@@ -109,24 +109,92 @@ export async function cpuOver(pids: readonly number[], seconds: number, signal?:
   return { perPid, wallSeconds: wall };
 }
 
+const PAGE_KB = (() => {
+  try {
+    return Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) / 1024 || 4;
+  } catch {
+    return 4;
+  }
+})();
+
+/**
+ * Resident memory of a group of processes with every physical page counted once (KiB): the
+ * union of the page frames their mappings have resident, from /proc/PID/pagemap (root only; 0
+ * otherwise). Summed RSS counts a page shared by n of them n times: the node binary's ~43 MB of
+ * file pages in each Node process, the libraries of every rsync. Only mappings with a resident
+ * part (smaps `Rss:` > 0) are read, so V8's large reservations cost nothing.
+ */
+export function residentOnceKb(pids: readonly number[]): number {
+  const frames = new Set<number>();
+  for (const pid of pids) {
+    let smaps: string;
+    let fd: number;
+    try {
+      smaps = fs.readFileSync(`/proc/${pid}/smaps`, 'utf8');
+      fd = fs.openSync(`/proc/${pid}/pagemap`, 'r');
+    } catch {
+      continue; // gone
+    }
+    try {
+      let range: [number, number] | null = null;
+      for (const line of smaps.split('\n')) {
+        const dash = line.indexOf('-');
+        const space = line.indexOf(' ');
+        if (dash > 0 && space > dash && /^[0-9a-f]+$/.test(line.slice(0, dash))) {
+          range = [parseInt(line.slice(0, dash), 16), parseInt(line.slice(dash + 1, space), 16)];
+          continue;
+        }
+        if (!range || !line.startsWith('Rss:') || / 0 kB$/.test(line)) continue;
+        const first = range[0] / (PAGE_KB * 1024);
+        const pages = (range[1] - range[0]) / (PAGE_KB * 1024);
+        const buf = Buffer.alloc(pages * 8);
+        const got = fs.readSync(fd, buf, 0, buf.length, first * 8);
+        for (let i = 0; i + 8 <= got; i += 8) {
+          const high = buf.readUInt32LE(i + 4);
+          if (!(high & 0x80000000)) continue; // not present
+          const pfn = (high & 0x7fffff) * 2 ** 32 + buf.readUInt32LE(i);
+          if (pfn !== 0) frames.add(pfn); // 0: frame numbers hidden (not root)
+        }
+        range = null;
+      }
+    } catch {
+      // the process exited while being read
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return frames.size * PAGE_KB;
+}
+
 export interface RssSample {
   t: number;
   /** summed over the processes */
   kb: number;
   /** the largest single process */
   maxKb: number;
+  /** every physical page once (residentOnceKb); 0 when not taken in this sample */
+  onceKb: number;
 }
 
-/** Samples the summed RSS of getPids() every intervalMs until stop(). */
+/**
+ * Samples the summed RSS of getPids() every intervalMs until stop(), and the shared-once figure
+ * every onceEveryMs (reading page maps costs the bench ~40–80 ms of CPU, which the peer would
+ * otherwise share its cores with twice a second).
+ */
 export class RssSampler {
   readonly samples: RssSample[] = [];
   private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly getPids: () => number[], private readonly intervalMs = 500) {}
+  private lastOnce = 0;
+  constructor(private readonly getPids: () => number[], private readonly intervalMs = 500, private readonly onceEveryMs = 2000) {}
   start(): this {
     const tick = () => {
       try {
-        const each = this.getPids().map(rssKb);
-        this.samples.push({ t: Date.now(), kb: each.reduce((a, b) => a + b, 0), maxKb: Math.max(0, ...each) });
+        const pids = this.getPids();
+        const each = pids.map(rssKb);
+        const now = Date.now();
+        const takeOnce = pids.length > 0 && now - this.lastOnce >= this.onceEveryMs;
+        if (takeOnce) this.lastOnce = now;
+        this.samples.push({ t: now, kb: each.reduce((a, b) => a + b, 0), maxKb: Math.max(0, ...each), onceKb: takeOnce ? residentOnceKb(pids) : 0 });
       } catch {
         // process vanished mid-scan
       }
@@ -141,6 +209,10 @@ export class RssSampler {
   }
   peakKb(from = 0, to = Infinity): number {
     return this.samples.filter((s) => s.t >= from && s.t <= to).reduce((m, s) => Math.max(m, s.kb), 0);
+  }
+  /** Peak of the group's resident memory with shared pages counted once. */
+  peakOnceKb(): number {
+    return this.samples.reduce((m, s) => Math.max(m, s.onceKb), 0);
   }
   /** Peak RSS of the largest single process. */
   peakProcKb(): number {

@@ -16,8 +16,22 @@ export interface BenchVolume {
   readonly vol: Volume;
   /** An ordinary FUSE mount (zero cache timeouts), made on first use: w = the writer's (and lsyncd's), p = the poller's, r = a raw copy's source. */
   mount(kind: 'w' | 'p' | 'r'): Promise<string>;
+  /**
+   * Where the visibility checker looks: the (single) brick directory, or with
+   * BENCH_VISIBLE=mount the zero-cache FUSE mount `p`. Polling a mount every 10–200 ms loads the
+   * slave brick it measures (see bench/README.md, "Session 7"); the brick is what every client of
+   * a single-brick volume sees, and reading it costs the volume nothing.
+   */
+  view(): Promise<string>;
   /** pid of the (single) brick process, or 0. */
   brickPid(): number;
+}
+
+/** How the checker reads the slave: `brick` (default) or `mount`. */
+export function visibleVia(): 'brick' | 'mount' {
+  const v = process.env.BENCH_VISIBLE ?? 'brick';
+  if (v !== 'brick' && v !== 'mount') throw new Error(`BENCH_VISIBLE must be brick or mount, not ${JSON.stringify(v)}`);
+  return v;
 }
 
 export async function benchVolume(role: 'm' | 's', runDir: string, stack: CleanupStack): Promise<BenchVolume> {
@@ -28,17 +42,22 @@ export async function benchVolume(role: 'm' | 's', runDir: string, stack: Cleanu
   // Runs before destroy (LIFO): mounts a peer left behind (an aux mount of a killed gsyncd).
   stack.defer(`unmount stray mounts of ${name}`, () => unmountVolumeEverywhere(name));
   const mounts = new Map<string, Promise<string>>();
+  const mount = (kind: 'w' | 'p' | 'r'): Promise<string> => {
+    let m = mounts.get(kind);
+    if (!m) {
+      const dir = path.join(runDir, 'mnt', `${name}-${kind}`);
+      m = vol.fuseMount({ dir });
+      mounts.set(kind, m);
+    }
+    return m;
+  };
   return {
     name,
     vol,
-    mount(kind) {
-      let m = mounts.get(kind);
-      if (!m) {
-        const dir = path.join(runDir, 'mnt', `${name}-${kind}`);
-        m = vol.fuseMount({ dir });
-        mounts.set(kind, m);
-      }
-      return m;
+    mount,
+    view() {
+      if (visibleVia() === 'mount' || vol.brickDirs.length !== 1) return mount('p');
+      return Promise.resolve(vol.brickDirs[0]!);
     },
     brickPid() {
       const dir = `/var/run/gluster/vols/${name}`;

@@ -177,7 +177,7 @@ async function writeThenPropagate(ctx: Ctx, layout: Layout, prefix: string): Pro
   const files = layoutFiles(layout);
   const bytes = totalBytes(files);
   const mw = await m.mount('w');
-  const sp = await s.mount('p');
+  const sp = await s.view();
   if (peer.kind === 'continuous') {
     const run = await startPeer(ctx, peer, m, s);
     await run.waitReady(signal, 300_000);
@@ -192,6 +192,7 @@ async function writeThenPropagate(ctx: Ctx, layout: Layout, prefix: string): Pro
       const partial = signal.aborted ? 'partial: the sync timed out' : undefined;
       ctx.rec(`${prefix}.rss_peak`, (rss.peakKb() * 1024) / MB, 'MB', partial);
       ctx.rec(`${prefix}.rss_peak_proc`, (rss.peakProcKb() * 1024) / MB, 'MB', partial);
+      ctx.rec(`${prefix}.rss_peak_once`, (rss.peakOnceKb() * 1024) / MB, 'MB', partial);
     }
     ctx.rec(`${prefix}.write`, sec(r.end - r.start), 's');
     ctx.rec(`${prefix}.after_write`, sec(r.visibleAt - r.end), 's');
@@ -227,7 +228,7 @@ const wlA: Workload = {
     { name: 'after_write', unit: 's' },
     { name: 'end_to_end', unit: 's' },
     { name: 'rss_peak', unit: 'MB' },
-    ...(p.kind === 'continuous' ? [{ name: 'rss_peak_proc', unit: 'MB' }] : []),
+    ...(p.kind === 'continuous' ? [{ name: 'rss_peak_proc', unit: 'MB' }, { name: 'rss_peak_once', unit: 'MB' }] : []),
     ...(p.id.startsWith('gsyncd') || p.id.startsWith('rsync') ? [{ name: 'bytes_sent', unit: 'B' }] : []),
   ],
   timeoutSec: (s) => (s.quick ? 450 : 1800),
@@ -246,7 +247,7 @@ const wlB: Workload = {
     { name: 'copy', unit: 's' },
     { name: 'rate', unit: 'MiB/s' },
     { name: 'rss_peak', unit: 'MB' },
-    ...(p.kind === 'continuous' ? [{ name: 'rss_peak_proc', unit: 'MB' }] : []),
+    ...(p.kind === 'continuous' ? [{ name: 'rss_peak_proc', unit: 'MB' }, { name: 'rss_peak_once', unit: 'MB' }] : []),
     ...(p.id.startsWith('gsyncd') || p.id.startsWith('rsync') ? [{ name: 'bytes_sent', unit: 'B' }] : []),
   ],
   timeoutSec: (s) => (s.quick ? 450 : 1500),
@@ -256,7 +257,7 @@ const wlB: Workload = {
     if (peer.kind !== 'continuous') return;
     // Copy rate: the data already on the master, a fresh slave, a fresh peer start.
     const s2 = await benchVolume('s', ctx.runDir, ctx.stack);
-    const sp2 = await s2.mount('p');
+    const sp2 = await s2.view();
     const t0 = Date.now();
     await startPeer(ctx, peer, m, s2);
     const visibleAt = await waitVisible(sp2, { files }, { signal, intervalMs: 200, onProgress: progress(`b copy ${peer.id}`, 15_000, ctx) });
@@ -278,7 +279,7 @@ const wlC: Workload = {
     if (peer.kind !== 'continuous') return;
     const { m, s } = await pair(ctx);
     const mw = await m.mount('w');
-    const sp = await s.mount('p');
+    const sp = await s.view();
     const base: Layout = { kind: 'small', prefix: 'lat', n: 100, dirs: 10, size: 4096, tag: 'c' };
     await writeLayout(mw, base, 4, signal);
     const run = await startPeer(ctx, peer, m, s);
@@ -337,7 +338,7 @@ const wlD: Workload = {
     const N = sizes.renameFiles;
     const { m, s } = await pair(ctx);
     const mw = await m.mount('w');
-    const sp = await s.mount('p');
+    const sp = await s.view();
     const rd: Layout = { kind: 'small', prefix: 'rd', n: N, dirs: 1, size: D_FILE, tag: 'd:rd' };
     const rf: Layout = { kind: 'small', prefix: 'rf', n: N, dirs: 1, size: D_FILE, tag: 'd:rf' };
     const dl: Layout = { kind: 'small', prefix: 'dl', n: N, dirs: 1, size: 4096, tag: 'd:dl' };
@@ -438,7 +439,7 @@ const wlE: Workload = {
     if (peer.kind !== 'continuous') return;
     const { m, s } = await pair(ctx);
     const mw = await m.mount('w');
-    const sp = await s.mount('p');
+    const sp = await s.view();
     const base: Layout = { kind: 'small', prefix: 'idle', n: 1000, dirs: 10, size: 4096, tag: 'e' };
     await writeLayout(mw, base, 4, signal);
     const run = await startPeer(ctx, peer, m, s);
@@ -509,7 +510,7 @@ async function scaleInitial(ctx: Ctx, n: number, suffix: string): Promise<{ sm: 
   const sm = await scaleMaster(ctx, n);
   const files = scaleFiles(sm, n);
   const s = await benchVolume('s', ctx.runDir, ctx.stack);
-  const sp = await s.mount('p');
+  const sp = await s.view();
   if (peer.kind === 'continuous') {
     const t0 = Date.now();
     let run: Running | null = null;
@@ -524,6 +525,7 @@ async function scaleInitial(ctx: Ctx, n: number, suffix: string): Promise<{ sm: 
       const partial = signal.aborted ? 'partial: the sync timed out' : undefined;
       ctx.rec(`f.rss_peak${suffix}`, (rss.peakKb() * 1024) / MB, 'MB', partial);
       ctx.rec(`f.rss_peak_proc${suffix}`, (rss.peakProcKb() * 1024) / MB, 'MB', partial);
+      ctx.rec(`f.rss_peak_once${suffix}`, (rss.peakOnceKb() * 1024) / MB, 'MB', partial);
     }
     ctx.rec(`f.initial${suffix}`, sec(visibleAt - t0), 's');
     const samples = rss.samples.filter((x) => x.kb > 0);
@@ -548,7 +550,7 @@ const wlF1: Workload = {
   metrics: (p) => [
     { name: 'initial_small', unit: 's' },
     { name: 'rss_peak_small', unit: 'MB' },
-    ...(p.kind === 'continuous' ? [{ name: 'rss_peak_proc_small', unit: 'MB' }] : []),
+    ...(p.kind === 'continuous' ? [{ name: 'rss_peak_proc_small', unit: 'MB' }, { name: 'rss_peak_once_small', unit: 'MB' }] : []),
   ],
   timeoutSec: (s) => (s.quick ? 550 : 2700),
   async run(ctx) {
@@ -562,7 +564,7 @@ const wlF2: Workload = {
   metrics: (p) => [
     { name: 'initial', unit: 's' },
     { name: 'rss_peak', unit: 'MB' },
-    ...(p.kind === 'continuous' ? [{ name: 'rss_peak_proc', unit: 'MB' }] : []),
+    ...(p.kind === 'continuous' ? [{ name: 'rss_peak_proc', unit: 'MB' }, { name: 'rss_peak_once', unit: 'MB' }] : []),
     ...(p.id === 'cp' ? [] : [{ name: 'deep_change', unit: 's' }]),
   ],
   timeoutSec: (s) => (s.quick ? 600 : 3600),
