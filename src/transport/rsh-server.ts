@@ -22,6 +22,9 @@ export function frame(type: number, payload: Buffer): Buffer {
   return Buffer.concat([head, payload]);
 }
 
+/** Whether this host's perl runs the bridge; learned by the first server started. */
+let perlUsable: boolean | undefined;
+
 export class RshServer {
   private constructor(
     private readonly server: net.Server,
@@ -39,7 +42,9 @@ export class RshServer {
     await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(socketPath, resolve); });
     const script = path.join(dir, 'bridge.pl');
     await fs.promises.writeFile(script, PERL_BRIDGE, { mode: 0o400 });
-    const perlScript = perlCompiles(script) ? script : null;
+    // The script never changes within a process: checked once, not at every (re)connect.
+    perlUsable ??= perlCompiles(script);
+    const perlScript = perlUsable ? script : null;
     if (!perlScript) log.debug({}, 'no usable perl here: rsync reaches the slave through the Node rsh bridge');
     return new RshServer(server, dir, socketPath, perlScript);
   }
