@@ -140,7 +140,7 @@ export function verdicts(r: Results, renameBytes: number, g = 'gsyncd'): Verdict
   abs('2d.1', 'd.rename_dir', 2, 's', 'd: renamed directory of 1,000 files visible ≤ 2 s');
   {
     // Judged on what reached the slave's disk: the brick's wchar also counts its replies to
-    // every listing and read (the bench's checker's too), ~200 B per file, so it is only shown.
+    // every listing and read (the checker's too when it reads through a mount), ~200 B per file, so it is only shown.
     const sent = v('d.rename_dir_bytes_sent');
     const written = v('d.rename_dir_slave_disk_written');
     const wchar = v('d.rename_dir_slave_written');
