@@ -79,7 +79,7 @@ export const tunables = [
     help: 'never delete on the slave what disappeared from the master' },
   // ── crawl and session ──
   { name: 'change-interval', type: 'duration-seconds', default: 0.5, min: 0, mode: 'master', effective: true,
-    help: 'pause between change-detection passes; fractions allowed' },
+    help: 'pause between change-detection passes; fractions allowed; after 10 s without a change, twice as long (at most 1 s)' },
   { name: 'xtime-settle', type: 'duration-seconds', default: 2, min: 0, mode: 'master', effective: true,
     help: 'margin for the marker\'s asynchronous xtime propagation before a pass counts as synced' },
   { name: 'verify-interval', type: 'duration-seconds', default: 3600, min: 0, mode: 'master', effective: true,

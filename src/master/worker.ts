@@ -9,6 +9,7 @@ import { opPaths, type EntryOp } from '../core/ops.js';
 import { describeError } from '../core/errors.js';
 import { haltExplanation, type HaltReason } from '../core/safety.js';
 import { formatProgress, progressLine } from '../core/progress.js';
+import { pauseBeforeNextPass } from '../core/poll.js';
 import { restartDelayMs, type CrawlState, type WorkerState } from '../core/states.js';
 import { nextLinkVerifyAt, verifyReason, type VerifyReason } from '../core/verify.js';
 import { compareXtime, formatXtime, type Xtime } from '../core/xtime.js';
@@ -114,6 +115,8 @@ export class Worker {
   /** Idle passes not yet reported (see WorkerHooks.onIdle). */
   private idlePasses = 0;
   private lastIdleAt = 0;
+  /** When the last pass that found a change (or the worker) started: idle time is counted from it. */
+  private lastChangeAt = Date.now();
   private idleReportedAt = Date.now();
 
   constructor(
@@ -339,7 +342,8 @@ export class Worker {
       if (this.cfg.once && ((report.complete && !this.verifyReason(true)) || failedPasses > this.cfg.maxPassRetries)) break;
       if (this.cfg.turns > 0 && passes >= this.cfg.turns) break;
       this.setCrawl('idle');
-      await this.pause(backoff ? Math.min(30_000, this.cfg.changeIntervalMs * 2 ** backoff) : this.cfg.changeIntervalMs);
+      if (!report.idle) this.lastChangeAt = Date.now();
+      await this.pause(backoff ? Math.min(30_000, this.cfg.changeIntervalMs * 2 ** backoff) : pauseBeforeNextPass(this.cfg.changeIntervalMs, Date.now() - this.lastChangeAt));
       if (Date.now() - markReadAt >= this.cfg.slaveMarkRefreshMs) {
         const fresh = await this.slave.readMark('', markKey);
         markReadAt = Date.now();
