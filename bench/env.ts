@@ -233,6 +233,13 @@ function cmd(c: string, args: string[]): string {
   return (r.stdout || r.stderr || '').trim() || 'unavailable';
 }
 
+/** How the visibility checker reads the slave (BenchVolume.view): `brick` (default) or `mount`. */
+export function visibleVia(): 'brick' | 'mount' {
+  const v = process.env.BENCH_VISIBLE ?? 'brick';
+  if (v !== 'brick' && v !== 'mount') throw new Error(`BENCH_VISIBLE must be brick or mount, not ${JSON.stringify(v)}`);
+  return v;
+}
+
 export function machineInfo(): Record<string, string> {
   const model = cpus()[0]?.model ?? 'unknown';
   return {
@@ -250,8 +257,8 @@ export function machineInfo(): Record<string, string> {
     lsyncd: cmd('lsyncd', ['--version']).split('\n')[0] ?? '',
     openssh: cmd('ssh', ['-V']),
     strace: cmd('strace', ['-V']).split('\n')[0] ?? '',
-    // Same rule as bench/volumes.ts visibleVia(); a multi-brick volume falls back to the mount.
-    'visible on the slave, read from': process.env.BENCH_VISIBLE === 'mount' ? 'a zero-cache FUSE mount (BENCH_VISIBLE=mount)' : 'the slave volume\'s brick directory',
+    // A multi-brick volume (none made by the bench) would fall back to the mount.
+    'visible on the slave, read from': visibleVia() === 'mount' ? 'a zero-cache FUSE mount (BENCH_VISIBLE=mount)' : 'the slave volume\'s brick directory',
   };
 }
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createVolume, localCluster, type GlusterCluster, type Volume } from '../test/support/gluster.js';
 import type { CleanupStack } from '../test/support/proc.js';
-import { BRICK_BASE, HOST, unmountVolumeEverywhere } from './env.js';
+import { BRICK_BASE, HOST, unmountVolumeEverywhere, visibleVia } from './env.js';
 
 let seq = 0;
 let cluster: GlusterCluster | undefined;
@@ -25,13 +25,6 @@ export interface BenchVolume {
   view(): Promise<string>;
   /** pid of the (single) brick process, or 0. */
   brickPid(): number;
-}
-
-/** How the checker reads the slave: `brick` (default) or `mount`. */
-export function visibleVia(): 'brick' | 'mount' {
-  const v = process.env.BENCH_VISIBLE ?? 'brick';
-  if (v !== 'brick' && v !== 'mount') throw new Error(`BENCH_VISIBLE must be brick or mount, not ${JSON.stringify(v)}`);
-  return v;
 }
 
 export async function benchVolume(role: 'm' | 's', runDir: string, stack: CleanupStack): Promise<BenchVolume> {

@@ -115,7 +115,7 @@ export class Worker {
   /** Idle passes not yet reported (see WorkerHooks.onIdle). */
   private idlePasses = 0;
   private lastIdleAt = 0;
-  /** When the last pass that found a change (or the worker) started: idle time is counted from it. */
+  /** When the last pass that found a change ended (or the worker started): idle time counts from it. */
   private lastChangeAt = Date.now();
   private idleReportedAt = Date.now();
 
