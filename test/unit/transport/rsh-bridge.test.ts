@@ -16,7 +16,6 @@ import { frame } from '../../../src/transport/rsh-server.js';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gsyncd-rshb-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-
 /** A fake worker: echoes stdin back as stdout frames as it comes, then stderr and exit 7. */
 async function fakeWorker(socketPath: string): Promise<{ argv: Promise<string[]>; received: Promise<Buffer>; close(): void }> {
   let gotArgv!: (a: string[]) => void;
