@@ -135,25 +135,18 @@ export class DeleteGuard {
     }
   }
 
-  /** Entries pending and applied within the window (subtrees counted). */
-  counts(now: number): SubtreeCount {
-    this.prune(now);
-    let total = 0;
-    let established = 0;
-    for (const x of [...this.pending.values(), ...this.applied]) { total += x.total; established += x.established; }
-    return { total, established };
-  }
-
   private limitCrossed(slaveEntries: number): Trip | null {
     let total = 0;
     let established = 0;
-    for (const x of [...this.pending.values(), ...this.applied]) { total += x.total; established += x.established; }
+    let appliedTotal = 0;
+    for (const x of this.pending.values()) { total += x.total; established += x.established; }
+    for (const x of this.applied) { total += x.total; established += x.established; appliedTotal += x.total; }
     const sample = [...this.pending.entries()].sort((a, b) => b[1].total - a[1].total).slice(0, 5).map(([p]) => p);
     const { maxDelete, maxDeletePercent } = this.cfg;
     if (maxDelete > 0 && total > maxDelete) return { count: total, limit: maxDelete, which: 'max-delete', sample };
     if (maxDeletePercent > 0 && established >= PERCENT_FLOOR) {
       // The tree as it stood before the window: what the slave holds plus what the window deleted.
-      const before = slaveEntries + this.applied.reduce((n, x) => n + x.total, 0);
+      const before = slaveEntries + appliedTotal;
       const limit = Math.floor((before * maxDeletePercent) / 100);
       if (established > limit) return { count: established, limit, which: 'max-delete-percent', sample };
     }
