@@ -10,6 +10,7 @@ import type { IdMap } from '../core/id-map.js';
 import { opPaths, type EntryOp, type OpResult } from '../core/ops.js';
 import { decisionCount, emptyDecisions, planBatch, type DataItem, type Decisions } from '../core/plan.js';
 import { rootEmptiedHalt, type HaltReason } from '../core/safety.js';
+import { DeleteGuard, type DeleteGuardConfig, type SubtreeCount, type Trip } from '../core/delete-guard.js';
 import { marksToWrite } from '../core/marks.js';
 import { URXTIME, compareXtime, formatXtime, xtimeNewer, type Xtime } from '../core/xtime.js';
 import { hasEntries, vanishedNames } from '../fs/tree.js';
@@ -22,6 +23,8 @@ export interface EngineConfig {
   readonly rsync: RsyncConfig;
   readonly syncJobs: number;
   readonly ignoreDeletes: boolean;
+  /** The mass-deletion guard and the delete delay (core/delete-guard.ts). */
+  readonly deletes: DeleteGuardConfig;
   readonly maxRsyncRetries: number;
   readonly batchMaxEntries: number;
   readonly batchMaxBytes: number;
@@ -100,6 +103,10 @@ export interface PassReport {
    * as a copy while other names of the file are unknown): a verification pass joins them.
    */
   readonly linkDebt: number;
+  /** Deletes held back (delete delay, or the guard): their directories stay unmarked. */
+  readonly heldDeletes: number;
+  /** The deletes this pass would apply crossed a limit: none was applied (a mass_delete halt). */
+  readonly massDelete: Trip | null;
 }
 
 interface Visit {
@@ -152,6 +159,8 @@ class Batch {
   readonly relinks: { existing: BytePath; path: BytePath; id: string }[] = [];
   /** Linked files (id → master link count) sent or found split in this batch (see linkDebt). */
   readonly linkCandidates = new Map<string, number>();
+  /** Names new on the slave in this batch (young for the delete guard). */
+  readonly created: BytePath[] = [];
   dataBytes = 0;
   /** When the last listing of this batch was in hand (ms): the data it decided on was seen by then. */
   listedUntil = 0;
@@ -175,6 +184,10 @@ export class SyncEngine {
   private deferredDirs = new Set<BytePath>();
   /** Of those, directories whose attributes a batch left to that step (see flush). */
   private attrsAfterDeletes = new Set<BytePath>();
+  /** Lives across passes: the pending deletes and the window are the point of it. */
+  private readonly guard: DeleteGuard;
+  /** The operator confirmed a mass deletion (--resume-halted): the next pass applies it all. */
+  private deletesConfirmed = false;
 
   constructor(
     private readonly master: MasterSource,
@@ -187,7 +200,14 @@ export class SyncEngine {
     private readonly persistIds: () => void = () => {},
     /** These ops are about to change the slave's names: the persisted id map may be wrong about them until persistIds. */
     private readonly idsStale: (ops: readonly EntryOp[]) => void = () => {},
-  ) {}
+  ) {
+    this.guard = new DeleteGuard(cfg.deletes);
+  }
+
+  /** --resume-halted after a mass_delete halt: apply the held deletes (until a pass completes). */
+  confirmDeletes(on: boolean): void {
+    this.deletesConfirmed = on;
+  }
 
   /** Stop at the next safe point: no new batch, no further retry; the pass stays unmarked. */
   requestStop(): void {
@@ -208,7 +228,7 @@ export class SyncEngine {
   }
 
   private async runPass(slaveRootMark: Xtime | null, everSynced: boolean, verify: boolean): Promise<PassReport> {
-    const report = { idle: false, complete: false, rootXtime: null as Xtime | null, halted: null as HaltReason | null, dirsVisited: 0, scanned: 0, entryOps: 0, dataFiles: 0, bytesSent: 0, failures: [] as string[], churn: [] as string[], rootMark: null as Xtime | null, linkDebt: 0 };
+    const report = { idle: false, complete: false, rootXtime: null as Xtime | null, halted: null as HaltReason | null, dirsVisited: 0, scanned: 0, entryOps: 0, dataFiles: 0, bytesSent: 0, failures: [] as string[], churn: [] as string[], rootMark: null as Xtime | null, linkDebt: 0, heldDeletes: 0, massDelete: null as Trip | null };
     let rootX: Xtime | null;
     try {
       rootX = await this.master.rootXtime();
@@ -311,6 +331,7 @@ export class SyncEngine {
       if (late) return { ...report, halted: late };
     }
     await this.applyDeferredDeletes(deferred, report);
+    if (report.massDelete) return report; // nothing of it is marked: the halt keeps it all
     const rootMark = await this.stampMarks(all, report);
     // A verification pass over a root whose mark was current already writes no mark: it is
     // complete when nothing of it failed.
@@ -381,6 +402,7 @@ export class SyncEngine {
     for (const m of diff.missing) {
       const path = joinRel(v.dir, m.name);
       own(path);
+      batch.created.push(path);
       const renamedFrom = await this.resolveExisting(m, path, batch, v.dir, masterList);
       if (m.type === 'dir') {
         if (!renamedFrom) {
@@ -671,6 +693,7 @@ export class SyncEngine {
       this.master.confirmDir(v.dir, v.entries);
     }
     for (const v of batch.visits) { v.entries = null; v.flushed = true; } // entries: keep memory flat on huge trees
+    this.guard.noteCreated(batch.created, Date.now());
     for (const [id, nlink] of batch.linkCandidates) this.passLinks.set(id, nlink);
     // Recorded before this batch's directories are marked: a worker killed before the groups are
     // joined must still verify (those directories may never change again).
@@ -813,13 +836,30 @@ export class SyncEngine {
     while (!this.stopRequested && Date.now() < until) await new Promise((r) => setTimeout(r, Math.min(100, until - Date.now())));
   }
 
-  private async applyDeferredDeletes(deferred: Deferred[], report: { entryOps: number; failures: string[]; churn: string[] }): Promise<void> {
+  private async applyDeferredDeletes(deferred: Deferred[], report: { entryOps: number; failures: string[]; churn: string[]; heldDeletes: number; massDelete: Trip | null }): Promise<void> {
     // Directories whose attributes a batch left to this step (see flush), deletes or not.
     const parents = new Map<BytePath, Visit>();
     for (const x of deferred) if (this.attrsAfterDeletes.has(x.owner.dir)) parents.set(x.owner.dir, x.owner);
     // A name a rename of this pass already moved away is not there any more (nothing of this
     // pass puts anything at a name the master lacks): no delete needed.
     deferred = deferred.filter((x) => !this.movedAway.has(x.path));
+    // The guard: held deletes keep their directories unmarked, so the next pass decides again.
+    const now = Date.now();
+    const fresh = this.guard.reconcile(deferred, now);
+    if (this.guard.enabled) {
+      const budget = Math.max(this.cfg.deletes.maxDelete, 1) + 1;
+      for (const c of fresh) if (c.type === 'dir') this.guard.setCount(c.path, await this.countSlaveSubtree(c.path, budget, now));
+    }
+    const decision = this.guard.decide(now, this.ids.size, this.deletesConfirmed);
+    if (decision.trip) report.massDelete = decision.trip;
+    const due = new Set(decision.apply);
+    for (const x of deferred) {
+      if (due.has(x.path)) continue;
+      report.heldDeletes++;
+      x.owner.failed = true; // its old mark stays: revisited, and nothing above claims past it
+    }
+    if (report.heldDeletes > 0 && !decision.trip) this.log.debug({ held: report.heldDeletes, due: due.size }, 'deletes held until removals on the master are quiet (--delete-delay)');
+    deferred = deferred.filter((x) => due.has(x.path));
     const ops: EntryOp[] = deferred.map((x) => ({ op: 'delete', path: x.path, type: x.type }));
     const results = await this.applyOps(ops);
     report.entryOps += ops.length;
@@ -834,6 +874,7 @@ export class SyncEngine {
       owner.failed = true;
     });
     this.ids.deleteSubtrees(gone);
+    this.guard.recordApplied(gone, Date.now());
     // Their parents' mtimes moved: set them back to the master's.
     for (const x of deferred) parents.set(x.owner.dir, x.owner);
     if (parents.size === 0) return;
@@ -842,6 +883,27 @@ export class SyncEngine {
       const v = parents.get(p);
       if (v) v.failed = true;
     }
+  }
+
+  /**
+   * Entries on the slave at and below `dir` (and how many of them the slave has held longer than
+   * the guard's window), counted up to `budget`: enough to tell whether a limit is crossed.
+   */
+  private async countSlaveSubtree(dir: BytePath, budget: number, now: number): Promise<SubtreeCount> {
+    let total = 1;
+    let established = this.guard.isYoung(dir, now) ? 0 : 1;
+    const queue = [dir];
+    while (queue.length > 0 && total < budget) {
+      const d = queue.shift()!;
+      const list = await this.slave.list(d, this.cfg.markKey).catch(() => null);
+      for (const e of list ?? []) {
+        const p = joinRel(d, e.name);
+        total++;
+        if (!this.guard.isYoung(p, now)) established++;
+        if (e.type === 'dir') queue.push(p);
+      }
+    }
+    return { total, established };
   }
 
   /** Stamp the visited directories whose subtrees are closed (see closedVisits), deepest first. */

@@ -57,6 +57,14 @@ export function workerConfig(opts: ResolvedOptions, master: ResourceUrl, slave: 
       },
       syncJobs: opts.get('sync-jobs'),
       ignoreDeletes: opts.get('ignore-deletes'),
+      deletes: {
+        delayMs: Math.round(opts.get('delete-delay') * 1000),
+        // Under steady removals a pending delete still goes after 12 delays (1 min by default).
+        maxHoldMs: Math.round(opts.get('delete-delay') * 12_000),
+        windowMs: Math.round(opts.get('max-delete-window') * 1000),
+        maxDelete: opts.get('max-delete'),
+        maxDeletePercent: opts.get('max-delete-percent'),
+      },
       maxRsyncRetries: opts.get('max-rsync-retries'),
       // A batch is also the unit of progress a killed worker keeps (subtrees are marked as they
       // close, after each batch): 4096 entries took minutes through a busy FUSE mount and ssh.

@@ -3,7 +3,7 @@
 // what the slave confirmed.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BytePath } from '../core/bytepath.js';
+import { displayPath, type BytePath } from '../core/bytepath.js';
 import { IdMap } from '../core/id-map.js';
 import { opPaths, type EntryOp } from '../core/ops.js';
 import { describeError } from '../core/errors.js';
@@ -89,6 +89,8 @@ export class Worker {
   private stopping = false;
   /** --resume-halted after root_emptied: the next complete pass may mirror an empty root. */
   private emptyRootConfirmed = false;
+  /** --resume-halted after mass_delete: the held deletes are applied by the next complete pass. */
+  private deletesConfirmed = false;
   private engine: SyncEngine | null = null;
   /** Entries scanned and bytes sent in the current pass (progress lines). */
   private scanned = 0;
@@ -172,6 +174,7 @@ export class Worker {
       // The operator confirmed the change: mirror an emptied root once, accept a replaced one.
       this.log.warn({ reason: this.state.halt.reason }, 'resuming a halted session (--resume-halted): the change is mirrored');
       if (this.state.halt.reason === 'root_emptied') this.emptyRootConfirmed = true;
+      if (this.state.halt.reason === 'mass_delete') this.deletesConfirmed = true;
       if (this.state.halt.reason === 'root_type_changed') {
         acceptReplacedMaster = true;
         await this.master.acceptRootChange?.();
@@ -235,6 +238,7 @@ export class Worker {
       onLinkDebt: () => this.writeLinkDebtMarker(),
     };
     const engine = this.engine = new SyncEngine(this.master, this.slave, this.ids, { ...this.cfg.engine, markKey }, this.log, events, () => this.idJournalSync(), (ops) => this.idJournalStale(ops));
+    engine.confirmDeletes(this.deletesConfirmed);
     let slaveMark = await this.slave.readMark('', markKey);
     let markReadAt = Date.now();
     if (!slaveMark && this.state.initialSyncCompleted) {
@@ -281,6 +285,10 @@ export class Worker {
       lastComplete = report.complete;
       this.afterPassLinks(report, verify !== null, t0);
       if (report.halted && latched(report.halted)) return this.halt(report.halted);
+      if (report.massDelete) {
+        const t = report.massDelete;
+        return this.halt('mass_delete', `${t.count} entries would be deleted within the window, over --${t.which} (limit ${t.limit}); first: ${t.sample.map(displayPath).join(', ')}`);
+      }
       if (report.halted) {
         // The mount is gone or not connected (a server restart): wait for it, never mirror it.
         errors++;
@@ -300,11 +308,13 @@ export class Worker {
       }
       if (report.complete && report.rootXtime) {
         this.emptyRootConfirmed = false;
+        if (this.deletesConfirmed) engine.confirmDeletes(this.deletesConfirmed = false);
         if (!slaveMark || compareXtime(report.rootXtime, slaveMark) !== 0) slaveMark = report.rootXtime;
         this.advance(t0, report);
         failedPasses = 0;
       } else if (!report.idle) {
-        failedPasses++;
+        // Deletes held by the delay are not a failure: they are applied once removals are quiet.
+        if (report.heldDeletes === 0 || report.failures.length > 0) failedPasses++;
         if (report.rootMark && this.state.initialSyncCompleted) {
           // Something below failed, but everything up to the root's new mark is on the slave.
           slaveMark = report.rootMark;
@@ -319,6 +329,9 @@ export class Worker {
           backoff++;
           this.state.lastError = { message: report.churn.slice(0, 5).join('; '), at: new Date().toISOString() };
           this.log.warn({ churn: report.churn.length, passes: churnPasses, sample: report.churn.slice(0, 5) }, 'pass incomplete: names keep vanishing before they can be applied; backing off');
+        } else if (report.churn.length === 0 && report.heldDeletes > 0) {
+          backoff = 0;
+          this.log.debug({ event: 'deletes.held', held: report.heldDeletes }, 'deletes held until removals on the master are quiet (--delete-delay)');
         } else {
           // Nothing failed: names or directories were renamed or removed while the pass worked on
           // them (a busy master). What they were in stays unmarked; the next pass, without backing
@@ -485,7 +498,8 @@ export class Worker {
   private async halt(reason: HaltReason, why?: string): Promise<number> {
     const detail = why ? `${haltExplanation[reason]}: ${why}` : haltExplanation[reason];
     this.state.halt = { reason, since: new Date().toISOString(), detail };
-    this.log.error({ reason, event: 'safety.halt' }, `SAFETY HALT: ${detail}; nothing was deleted on the slave. Fix the cause, then restart with --resume-halted`);
+    const kept = reason === 'mass_delete' ? 'none of those deletes was applied on the slave' : 'nothing was deleted on the slave';
+    this.log.error({ reason, event: 'safety.halt' }, `SAFETY HALT: ${detail}; ${kept}. Fix the cause (or confirm the deletion), then restart with --resume-halted`);
     this.setState('halted', true);
     return this.stayHalted();
   }

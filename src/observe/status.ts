@@ -47,7 +47,7 @@ export type ReasonCode = keyof typeof reasonCodes;
 /** A slave disconnected this long makes the session degraded. */
 export const slaveDisconnectGraceMs = 60_000;
 /** Halts that survive restarts and clear only by an operator command; mount_missing clears itself. */
-export const latchedHalts: readonly HaltReason[] = ['root_emptied', 'root_type_changed', 'slave_root_changed'];
+export const latchedHalts: readonly HaltReason[] = ['root_emptied', 'root_type_changed', 'slave_root_changed', 'mass_delete'];
 
 export interface StatusThresholds {
   /** in-sync-lag (s), default 60. */

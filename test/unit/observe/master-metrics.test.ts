@@ -49,7 +49,7 @@ describe('attachMasterMetrics: state', () => {
     hooks.onState(sessionState({ workerState: 'halted', halt: { reason: 'root_emptied', since: 'x', detail: 'y' } }));
     let s = await scrape();
     assert.deepEqual(find(s, 'gsyncd_safety_halted', { session }).map((x) => [x.labels.reason, x.value]),
-      [['root_emptied', 1], ['root_type_changed', 0], ['slave_root_changed', 0], ['mount_missing', 0]]);
+      [['root_emptied', 1], ['root_type_changed', 0], ['slave_root_changed', 0], ['mount_missing', 0], ['mass_delete', 0]]);
     hooks.onState(sessionState());
     s = await scrape();
     assert.ok(find(s, 'gsyncd_safety_halted').every((x) => x.value === 0));

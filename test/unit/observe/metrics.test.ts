@@ -100,7 +100,7 @@ describe('pre-initialisation (§3.5)', () => {
     assert.equal(find(s, 'gsyncd_rsync_runs_total', S).length, 4);
     assert.equal(find(s, 'gsyncd_ssh_connects_total', S).length, 6);
     assert.equal(find(s, 'gsyncd_skipped_files_total', S).length, 5);
-    assert.equal(find(s, 'gsyncd_safety_halted', S).length, 4);
+    assert.equal(find(s, 'gsyncd_safety_halted', S).length, 5);
     assert.equal(find(s, 'gsyncd_pending_operations', S).length, 3);
     assert.equal(find(s, 'gsyncd_batch_duration_seconds_count', S).length, 5);
     assert.equal(find(s, 'gsyncd_batch_duration_seconds_bucket', { ...S, phase: 'data' }).length, 14);
