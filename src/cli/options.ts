@@ -78,7 +78,7 @@ export const tunables = [
   { name: 'ignore-deletes', type: 'bool', default: false, mode: 'master', effective: true,
     help: 'never delete on the slave what disappeared from the master' },
   { name: 'delete-delay', type: 'duration-seconds', default: 5, min: 0, mode: 'master', effective: true,
-    help: 'apply deletes only once removals on the master have been quiet this long (a tree being emptied is seen whole first); 0 = at once' },
+    help: 'apply deletes only once removals on the master have been quiet this long (a tree being emptied is seen whole first); 0 = at once; --once does not wait' },
   { name: 'max-delete', type: 'int', default: 1000, min: 0, mode: 'master', effective: true,
     help: 'safety halt (mass_delete) instead of deleting more than this many slave entries (subtrees counted) within --max-delete-window; 0 = no limit' },
   { name: 'max-delete-percent', type: 'float', default: 25, min: 0, max: 100, mode: 'master', effective: true,

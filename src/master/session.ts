@@ -58,7 +58,8 @@ export function workerConfig(opts: ResolvedOptions, master: ResourceUrl, slave: 
       syncJobs: opts.get('sync-jobs'),
       ignoreDeletes: opts.get('ignore-deletes'),
       deletes: {
-        delayMs: Math.round(opts.get('delete-delay') * 1000),
+        // A one-shot run mirrors the master as it finds it: nothing to wait out (the limits apply).
+        delayMs: opts.get('once') ? 0 : Math.round(opts.get('delete-delay') * 1000),
         // Under steady removals a pending delete still goes after 12 delays (1 min by default).
         maxHoldMs: Math.round(opts.get('delete-delay') * 12_000),
         windowMs: Math.round(opts.get('max-delete-window') * 1000),
