@@ -115,6 +115,8 @@ export function gsyncdPeer(id: string, label: string, remote: SshSetup | null, e
         GSYNCD_JS,
         '--state-dir', path.join(ctx.work, 'state'),
         '--log-level', process.env['GSYNCD_BENCH_LOG_LEVEL'] ?? 'info',
+        // Tunables under study (e.g. GSYNCD_BENCH_ARGS='--delete-delay 0'), before the peer's own.
+        ...(process.env['GSYNCD_BENCH_ARGS'] ?? '').split(/\s+/).filter(Boolean),
         ...(remote ? ['--remote-gsyncd', `${process.execPath} ${GSYNCD_JS}`, '--ssh-identity', remote.identity] : []),
         ...extraArgs,
         `:${ctx.master.name}`,

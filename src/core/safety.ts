@@ -12,6 +12,9 @@ export const haltExplanation: Record<HaltReason, string> = {
   mass_delete: 'more was removed on the master than the deletion limits allow (--max-delete, --max-delete-percent)',
 };
 
+/** Halts that survive restarts and clear only by an operator command; mount_missing clears itself. */
+export const latchedHalts: readonly HaltReason[] = ['root_emptied', 'root_type_changed', 'slave_root_changed', 'mass_delete'];
+
 /**
  * An empty master root is suspicious only when the slave holds entries that were synced by us:
  * a brand-new session against an empty master is fine.

@@ -11,7 +11,8 @@ import { buildHttpServer, check, heartbeatCheck, livenessWindowMs, startHttp } f
 import type { Logger } from '../observe/logger.js';
 import { attachMasterMetrics, sessionInfoOf, type MasterMetricsHooks } from '../observe/master-metrics.js';
 import { createMetrics } from '../observe/metrics.js';
-import { computeStatus, latchedHalts } from '../observe/status.js';
+import { computeStatus } from '../observe/status.js';
+import { latchedHalts } from '../core/safety.js';
 import type { ResourceUrl } from '../url/url.js';
 import { readState, writeState, type SessionState } from './state-file.js';
 import { WORKER_ENV, type HookMessage } from './worker-ipc.js';

@@ -7,7 +7,7 @@ import { displayPath, type BytePath } from '../core/bytepath.js';
 import { IdMap } from '../core/id-map.js';
 import { opPaths, type EntryOp } from '../core/ops.js';
 import { describeError } from '../core/errors.js';
-import { haltExplanation, type HaltReason } from '../core/safety.js';
+import { haltExplanation, latchedHalts, type HaltReason } from '../core/safety.js';
 import { formatProgress, progressLine } from '../core/progress.js';
 import { pauseBeforeNextPass } from '../core/poll.js';
 import { restartDelayMs, type CrawlState, type WorkerState } from '../core/states.js';
@@ -173,8 +173,11 @@ export class Worker {
     if (this.state.halt && latched(this.state.halt.reason)) {
       // The operator confirmed the change: mirror an emptied root once, accept a replaced one.
       this.log.warn({ reason: this.state.halt.reason }, 'resuming a halted session (--resume-halted): the change is mirrored');
-      if (this.state.halt.reason === 'root_emptied') this.emptyRootConfirmed = true;
-      if (this.state.halt.reason === 'mass_delete') this.deletesConfirmed = true;
+      // A confirmed mass delete may have emptied the root meanwhile: that is what was confirmed.
+      if (this.state.halt.reason === 'root_emptied' || this.state.halt.reason === 'mass_delete') this.emptyRootConfirmed = true;
+      // Whatever was confirmed (an emptied root, a replaced one, the deletes themselves) is
+      // mirrored by deletes: the guard would halt again on exactly what the operator accepted.
+      this.deletesConfirmed = true;
       if (this.state.halt.reason === 'root_type_changed') {
         acceptReplacedMaster = true;
         await this.master.acceptRootChange?.();
@@ -606,7 +609,7 @@ export class Worker {
 
 /** Halts an operator must clear; a missing mount clears itself when the mount is back. */
 function latched(reason: HaltReason): boolean {
-  return reason !== 'mount_missing';
+  return latchedHalts.includes(reason);
 }
 
 /** Number of GlusterFS's own `.glusterfs/xx/yy` directories on a brick (not data). */

@@ -13,7 +13,7 @@
 //   catching-up  initial sync not complete · synced_up_to unknown · lag > in-sync-lag                          exit 0
 //   in-sync      everything else                                                                              exit 0
 //   unknown      no daemon and no state file                                                                  exit 3
-import type { HaltReason } from '../core/safety.js';
+import { latchedHalts, type HaltReason } from '../core/safety.js';
 import type { SessionState } from '../master/state-file.js';
 import { checkpointProgress } from './checkpoint.js';
 
@@ -46,8 +46,6 @@ export type ReasonCode = keyof typeof reasonCodes;
 
 /** A slave disconnected this long makes the session degraded. */
 export const slaveDisconnectGraceMs = 60_000;
-/** Halts that survive restarts and clear only by an operator command; mount_missing clears itself. */
-export const latchedHalts: readonly HaltReason[] = ['root_emptied', 'root_type_changed', 'slave_root_changed', 'mass_delete'];
 
 export interface StatusThresholds {
   /** in-sync-lag (s), default 60. */
