@@ -30,6 +30,10 @@ export interface DeleteGuardConfig {
 /** Below this many established entries the percent limit does not apply (tiny trees). */
 export const PERCENT_FLOOR = 20;
 
+/** Young names remembered at most (memory stays flat under a flood of creates); the oldest are
+ *  forgotten first, which only makes them count as established: stricter, never looser. */
+export const MAX_YOUNG = 100_000;
+
 export interface Candidate {
   readonly path: BytePath;
   readonly type: string;
@@ -74,7 +78,14 @@ export class DeleteGuard {
 
   /** Names the session just created on the slave (new names, not updates). */
   noteCreated(paths: Iterable<BytePath>, now: number): void {
-    for (const p of paths) this.created.set(p, now);
+    for (const p of paths) {
+      this.created.delete(p); // re-inserted: insertion order stays oldest first
+      this.created.set(p, now);
+    }
+    for (const p of this.created.keys()) {
+      if (this.created.size <= MAX_YOUNG) break;
+      this.created.delete(p);
+    }
   }
 
   /** The slave has held this name for less than the window (created by this session since). */
@@ -155,6 +166,9 @@ export class DeleteGuard {
 
   private prune(now: number): void {
     this.applied = this.applied.filter((x) => now - x.at < this.cfg.windowMs);
-    for (const [p, at] of this.created) if (now - at >= this.cfg.windowMs) this.created.delete(p);
+    for (const [p, at] of this.created) { // oldest first: stop at the first young one
+      if (now - at < this.cfg.windowMs) break;
+      this.created.delete(p);
+    }
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DeleteGuard, PERCENT_FLOOR, type DeleteGuardConfig } from '../../../src/core/delete-guard.js';
+import { DeleteGuard, MAX_YOUNG, PERCENT_FLOOR, type DeleteGuardConfig } from '../../../src/core/delete-guard.js';
 
 const cfg = (over: Partial<DeleteGuardConfig> = {}): DeleteGuardConfig =>
   ({ delayMs: 5_000, maxHoldMs: 60_000, windowMs: 600_000, maxDelete: 1000, maxDeletePercent: 25, ...over });
@@ -162,5 +162,24 @@ describe('DeleteGuard: the limits', () => {
       if (d.trip) assert.equal(d.apply.length, 0);
       if (names.length > 30) assert.ok(d.trip);
     }));
+  });
+});
+
+describe('DeleteGuard: young names', () => {
+  it('remembers at most MAX_YOUNG, forgetting the oldest (which then count as established)', () => {
+    const g = new DeleteGuard(cfg());
+    g.noteCreated(Array.from({ length: MAX_YOUNG }, (_, i) => `n${i}`), 0);
+    g.noteCreated(['newest'], 1);
+    assert.ok(!g.isYoung('n0', 2), 'the oldest is forgotten');
+    assert.ok(g.isYoung('n1', 2) && g.isYoung('newest', 2));
+  });
+
+  it('a name created again is young from its latest creation', () => {
+    const g = new DeleteGuard(cfg({ windowMs: 100 }));
+    g.noteCreated(['a', 'b'], 0);
+    g.noteCreated(['a'], 90);
+    g.decide(150, 0, false); // prunes
+    assert.ok(g.isYoung('a', 150));
+    assert.ok(!g.isYoung('b', 150));
   });
 });
