@@ -40,6 +40,6 @@ export function sessionState(over: Partial<SessionState> = {}): SessionState {
 export function passReport(over: Partial<PassReport> = {}): PassReport {
   return {
     idle: false, complete: true, rootXtime: { sec: 1, usec: 0 }, halted: null, dirsVisited: 1, scanned: 0,
-    entryOps: 0, dataFiles: 0, bytesSent: 0, failures: [], churn: [], ...over,
+    entryOps: 0, dataFiles: 0, bytesSent: 0, failures: [], churn: [], rootMark: null, linkDebt: 0, heldDeletes: 0, massDelete: null, ...over,
   };
 }
