@@ -39,9 +39,11 @@ function metavarOf(t: TunableSpec): string {
   }
 }
 
-export function tunableHelp(t: TunableSpec): string {
+/** `derived`: the value an empty default stands for on this machine (shown in --help, not in the generated docs). */
+export function tunableHelp(t: TunableSpec, derived?: string): string {
   const kind = t.type === 'int' || t.type === 'float' || t.type === 'duration-seconds' ? ` (${describeType(t)})` : '';
-  const dflt = t.default === '' || t.default === false ? '' : ` [default: ${formatValue(t.default)}]`;
+  const shown = t.default === '' && derived !== undefined ? derived : t.default;
+  const dflt = shown === '' || shown === false ? '' : ` [default: ${formatValue(shown)}]`;
   const status = t.effective ? '' : ` [not effective yet; planned: ${t.planned}]`;
   return `${t.help}${kind}${dflt}${status}`;
 }
@@ -51,10 +53,10 @@ function rows(pairs: readonly (readonly [string, string])[], width = 34): string
     left.length + 2 <= width ? `  ${left.padEnd(width - 2)}${right}` : `  ${left}\n  ${' '.repeat(width - 2)}${right}`);
 }
 
-export function renderHelp(): string {
+export function renderHelp(derivedDefaults: Readonly<Record<string, string>> = {}): string {
   const control = controlOptions.filter((c) => !('hidden' in c))
     .map((c) => [controlFlags(c), 'planned' in c ? `${c.help} [not effective yet; planned: ${c.planned}]` : c.help] as const);
-  const tunable = tunables.map((t) => [tunableFlags(t), tunableHelp(t)] as const);
+  const tunable = tunables.map((t) => [tunableFlags(t), tunableHelp(t, derivedDefaults[t.name])] as const);
   const exits = Object.entries(exitCodeMeaning).map(([code, meaning]) => [code, meaning] as const);
   return [
     'Usage: gsyncd [OPTIONS] MASTER SLAVE',

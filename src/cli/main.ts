@@ -13,7 +13,7 @@ import { renderDefaultConfig, renderOptionsDoc } from './docs.js';
 import { renderHelp } from './help.js';
 import { findTunable, tunables, type ResolvedOptions } from './options.js';
 import { formatValue } from './option-values.js';
-import { defaultConfigPath, packageVersion } from './package-info.js';
+import { defaultConfigPath, defaultRemoteGsyncd, packageVersion } from './package-info.js';
 import { resolveOptions } from './resolve.js';
 
 /** Everything main touches outside itself, so tests can run it in-process. */
@@ -108,7 +108,7 @@ async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
   const { action } = args;
   switch (action.kind) {
     case 'help':
-      io.stdout(renderHelp());
+      io.stdout(renderHelp({ 'remote-gsyncd': defaultRemoteGsyncd() }));
       return 0;
     case 'version':
       io.stdout(`gsyncd ${packageVersion()}\n`);
@@ -212,6 +212,7 @@ async function resolveFor(args: ParsedArgs, urls: readonly ResourceUrl[], io: Cl
     templateVars: templateVars(urls),
     lenientTemplates: printing,
     cwd: io.cwd,
+    derivedDefaults: { 'remote-gsyncd': defaultRemoteGsyncd() },
     control: { configFile: path, noDaemon: args.noDaemon || args.debug, debug: args.debug, monitor: false, slave: args.slave },
   });
 }

@@ -36,8 +36,8 @@ const sessionName = { rx: /^$|^[a-z0-9][a-z0-9_.-]{0,62}$/, expected: 'lower-cas
 
 export const tunables = [
   // ── slave connection ──
-  { name: 'remote-gsyncd', short: 'r', type: 'string', default: 'gsyncd', metavar: 'CMD', mode: 'master', effective: true,
-    help: 'command that starts gsyncd on the slave host (split on whitespace, may carry arguments)' },
+  { name: 'remote-gsyncd', short: 'r', type: 'string', default: '', metavar: 'CMD', mode: 'master', effective: true,
+    help: 'command that starts gsyncd on the slave host (split on whitespace, may carry arguments); empty: this node and this installation\'s bin/gsyncd.js by absolute path, which runs on a slave host with the same layout' },
   { name: 'ssh-command', short: 's', type: 'string', default: 'ssh', metavar: 'CMD', mode: 'master', effective: true,
     help: 'OpenSSH client command (split on whitespace); when set, used instead of the built-in ssh2 client (e.g. to honour ~/.ssh/config)' },
   { name: 'ssh-known-hosts', type: 'string', default: '', metavar: 'FILE', path: true, mode: 'master', effective: true,
