@@ -140,7 +140,7 @@ export const tunables = [
   { name: 'shutdown-timeout', type: 'duration-seconds', default: 25, min: 0, mode: 'both', effective: true,
     help: 'budget for a graceful stop before children are killed' },
   { name: 'max-failures', type: 'int', default: 0, min: 0, mode: 'master', effective: true,
-    help: 'exit 69 after this many consecutive worker failures; 0 = retry forever' },
+    help: 'exit 69 after this many consecutive worker failures; 0 = retry forever, except a slave command that cannot start (5 attempts)' },
 ] as const satisfies readonly TunableSpec[];
 
 export type Tunable = (typeof tunables)[number];

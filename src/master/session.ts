@@ -8,6 +8,7 @@ import { defaultRemoteGsyncd } from '../cli/package-info.js';
 import { gsyncdError } from '../core/errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { SlaveEndpoint } from '../slave/endpoint.js';
+import type { SshConnectResult } from '../transport/ssh-slave.js';
 import { normalizeUrl, sessionKey, type ResourceUrl } from '../url/url.js';
 import type { MasterSource } from './source.js';
 import type { WorkerConfig } from './worker.js';
@@ -149,5 +150,5 @@ export async function openSlave(opts: ResolvedOptions, url: ResourceUrl, log: Lo
 export interface SlaveHooks {
   readonly session: string;
   readonly onConnected?: (up: boolean) => void;
-  readonly onConnectAttempt?: (result: 'ok' | 'refused' | 'timeout' | 'auth_failed' | 'host_key_rejected' | 'error') => void;
+  readonly onConnectAttempt?: (result: SshConnectResult) => void;
 }
