@@ -2,6 +2,7 @@
 import { exitCodeMeaning } from '../core/errors.js';
 import { controlOptions, type ControlSpec } from './control-options.js';
 import { tunables, type TunableSpec } from './options.js';
+import { statusUsage } from './status-args.js';
 import { describeType, formatValue } from './option-values.js';
 
 /** URL forms of the original README, shared with docs/options.md. */
@@ -63,7 +64,7 @@ export function renderHelp(derivedDefaults: Readonly<Record<string, string>> = {
     '       gsyncd --slave [OPTIONS] SLAVE-ROOT',
     '       gsyncd --config-get NAME | --config-get-all | --config-set NAME VALUE | --config-del NAME | --config-check NAME [MASTER SLAVE]',
     '       gsyncd --normalize-url | --canonicalize-url | --canonicalize-escape-url URL...',
-    '       gsyncd status [--json] [--state-dir DIR] [--http-url URL]     (verdict; exit 0/1/2/3)',
+    `       ${statusUsage}  (verdict; exit 0/1/2/3)`,
     '       gsyncd slave-agent ROOT [--sshd-port N] [--http-bind ADDR] ...  (slave host: sshd + metrics)',
     '       gsyncd --dispatch --root DIR [--allow-volume VOL]             (authorized_keys forced command)',
     '       gsyncd healthcheck [URL]                                       (exit 0 on a 2xx answer)',

@@ -45,12 +45,19 @@ test('a master run from the checkout starts the slave with no flag: the default 
   assert.equal(once.code, 0, once.stdout + once.stderr);
   assert.deepEqual(compareTrees(masterDir, slaveDir), []);
 
-  // The issue's own command line: -N, the short URL form, continuous.
-  const running = startGsyncd(['-N', '--state-dir', stateDir, '--http-bind', '127.0.0.1:0', ...sshArgs(hosts), masterDir, slaveUrl], {}, hosts.a.execPrefix);
+  // The issue's own command line: -N, the short URL form, continuous; a state file of its own.
+  const stateFile = path.join(await tmpDir('custom-state', stack), 'session.json');
+  const running = startGsyncd(['-N', '--state-dir', stateDir, '--state-file', stateFile, ...sshArgs(hosts), masterDir, slaveUrl], {}, hosts.a.execPrefix);
   stack.defer('stop gsyncd', () => running.kill9());
   fs.writeFileSync(path.join(masterDir, 'after-start'), 'continuous');
   await waitFor(() => fs.existsSync(path.join(slaveDir, 'after-start')) && compareTrees(masterDir, slaveDir).length === 0,
     { timeoutMs: 60_000, intervalMs: 200, what: `the continuous session to converge\n${running.output().slice(-3000)}` });
+  // `status --state-file` finds the running session the daemon was started with.
+  const status = await gsyncd(['status', '--json', '--state-file', stateFile]);
+  assert.equal(status.code, 0, status.stdout + status.stderr);
+  const doc = JSON.parse(status.stdout) as { verdict: string; sessions: { slave: string }[] };
+  assert.match(doc.verdict, /^(in-sync|catching-up)$/);
+  assert.deepEqual(doc.sessions.map((x) => x.slave), [`ssh://root@${hosts.b.ip}:file://${slaveDir}`]);
   assert.equal(await running.stop(), 0, running.output().slice(-3000));
 });
 
