@@ -9,7 +9,7 @@ import { describeType, formatValue } from './option-values.js';
 export const urlForms: readonly (readonly [string, string])[] = [
   ['gluster://HOST:VOL, HOST:VOL', 'GlusterFS volume VOL served by HOST'],
   [':VOL', 'GlusterFS volume VOL on this host'],
-  ['file:///PATH, /PATH', 'local directory (slave only)'],
+  ['file:///PATH, /PATH', 'local directory (master or slave)'],
   ['ssh://[USER@]HOST[:PORT]:URL', 'URL as seen on another machine, reached by ssh'],
   ['[USER@]HOST:/PATH', 'directory on HOST, reached by ssh'],
   ['[USER@]HOST::VOL', 'GlusterFS volume VOL on HOST, reached by ssh'],

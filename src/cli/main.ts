@@ -90,7 +90,7 @@ async function statusCommand(argv: string[], io: CliIo): Promise<number> {
   const urls = a.positionals.map(parseUrl);
   const [master, slave] = urls;
   if (master && slave) checkPair(master, slave);
-  const opts = await resolveFor({ tunables: a.tunables, configFile: a.configFile, noDaemon: false, debug: false, slave: false }, urls, io, false);
+  const opts = await resolveFor({ tunables: a.tunables, configFile: a.configFile, noDaemon: false, debug: false, monitor: false, slave: false }, urls, io, false);
   const stateFile = master && slave ? sessionPaths(opts, master, slave).stateFile : opts.get('state-file');
   // As before: the daemon is asked only when told where it listens.
   const bind = opts.sourceOf('http-bind').from === 'default' ? undefined : opts.get('http-bind');
@@ -148,6 +148,9 @@ async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
         checkPair(master, slave);
         const opts = await resolveFor(args, [master, slave], io, false);
         found(opts.get('error-file'));
+        if (args.monitor && (opts.get('once') || opts.get('turns') > 0)) {
+          throw gsyncdError('GSYNCD_ERR_USAGE', `--monitor cannot be combined with --${opts.get('once') ? 'once' : 'turns'}: a bounded run has no monitor`);
+        }
         return io.runMaster(opts, master, slave);
       });
   }
@@ -209,7 +212,7 @@ async function configOperation(op: ConfigOp, args: ParsedArgs, io: CliIo): Promi
 }
 
 /** What resolution needs of a command line (a session's, or `status`'s). */
-type ResolveArgs = Pick<ParsedArgs, 'tunables' | 'configFile' | 'noDaemon' | 'debug' | 'slave'>;
+type ResolveArgs = Pick<ParsedArgs, 'tunables' | 'configFile' | 'noDaemon' | 'debug' | 'monitor' | 'slave'>;
 
 function configPath(args: Pick<ParsedArgs, 'configFile'>, io: CliIo): string {
   return args.configFile === undefined ? io.defaultConfigFile : resolvePath(io.cwd, args.configFile);
@@ -227,7 +230,7 @@ async function resolveFor(args: ResolveArgs, urls: readonly ResourceUrl[], io: C
     lenientTemplates: printing,
     cwd: io.cwd,
     derivedDefaults: { 'remote-gsyncd': defaultRemoteGsyncd() },
-    control: { configFile: path, noDaemon: args.noDaemon || args.debug, debug: args.debug, monitor: false, slave: args.slave },
+    control: { configFile: path, noDaemon: args.noDaemon || args.debug, debug: args.debug, monitor: args.monitor, slave: args.slave },
   });
 }
 
