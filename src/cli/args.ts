@@ -35,6 +35,8 @@ export interface ParsedArgs {
   readonly tunables: ReadonlyMap<TunableName, FlagValue>;
   readonly configFile: string | undefined;
   readonly noDaemon: boolean;
+  /** --monitor: the monitor runs anyway without --once/--turns; with them it is a usage error. */
+  readonly monitor: boolean;
   readonly debug: boolean;
   readonly slave: boolean;
   readonly positionals: readonly string[];
@@ -147,6 +149,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     tunables: given,
     configFile: typeof configFile === 'string' ? configFile : undefined,
     noDaemon: control.has('no-daemon'),
+    monitor: control.has('monitor'),
     debug: control.has('debug'),
     slave,
     positionals: operands,

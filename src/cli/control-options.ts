@@ -19,10 +19,10 @@ export interface ControlSpec {
 
 export const controlOptions = [
   { name: 'config-file', short: 'c', arity: 1, metavar: 'FILE', help: 'config file (default: conf/gsyncd.conf of the installation)' },
-  { name: 'no-daemon', short: 'N', arity: 0, help: 'stay in the foreground' },
+  { name: 'no-daemon', short: 'N', arity: 0, help: 'stay in the foreground (gsyncd never detaches; accepted for the original\'s command line)' },
   { name: 'debug', arity: 0, help: 'foreground, log to stderr, log level at least debug' },
   { name: 'slave', aliases: ['secondary', 'listen'], arity: 0, help: 'slave mode: serve one master session on stdin/stdout; the only URL is the slave root' },
-  { name: 'monitor', arity: 0, planned: 'monitor', help: 'supervise a worker, restarting it with backoff' },
+  { name: 'monitor', arity: 0, help: 'supervise the worker, restarting it with backoff, and serve the HTTP endpoints: what every run without --once or --turns does (kept for the original\'s command line)' },
   { name: 'config-get', arity: 1, metavar: 'NAME', help: 'print the effective value of NAME' },
   { name: 'config-get-all', arity: 0, help: 'print every tunable as key: value' },
   { name: 'config-set', arity: 2, metavar: 'NAME VALUE', help: 'set NAME in the config file (the [peers MASTER SLAVE] section when URLs are given)' },

@@ -2,13 +2,14 @@
 import { exitCodeMeaning } from '../core/errors.js';
 import { controlOptions, type ControlSpec } from './control-options.js';
 import { tunables, type TunableSpec } from './options.js';
+import { statusUsage } from './status-args.js';
 import { describeType, formatValue } from './option-values.js';
 
 /** URL forms of the original README, shared with docs/options.md. */
 export const urlForms: readonly (readonly [string, string])[] = [
   ['gluster://HOST:VOL, HOST:VOL', 'GlusterFS volume VOL served by HOST'],
   [':VOL', 'GlusterFS volume VOL on this host'],
-  ['file:///PATH, /PATH', 'local directory (slave only)'],
+  ['file:///PATH, /PATH', 'local directory (master or slave)'],
   ['ssh://[USER@]HOST[:PORT]:URL', 'URL as seen on another machine, reached by ssh'],
   ['[USER@]HOST:/PATH', 'directory on HOST, reached by ssh'],
   ['[USER@]HOST::VOL', 'GlusterFS volume VOL on HOST, reached by ssh'],
@@ -39,9 +40,11 @@ function metavarOf(t: TunableSpec): string {
   }
 }
 
-export function tunableHelp(t: TunableSpec): string {
+/** `derived`: the value an empty default stands for on this machine (shown in --help, not in the generated docs). */
+export function tunableHelp(t: TunableSpec, derived?: string): string {
   const kind = t.type === 'int' || t.type === 'float' || t.type === 'duration-seconds' ? ` (${describeType(t)})` : '';
-  const dflt = t.default === '' || t.default === false ? '' : ` [default: ${formatValue(t.default)}]`;
+  const shown = t.default === '' && derived !== undefined ? derived : t.default;
+  const dflt = shown === '' || shown === false ? '' : ` [default: ${formatValue(shown)}]`;
   const status = t.effective ? '' : ` [not effective yet; planned: ${t.planned}]`;
   return `${t.help}${kind}${dflt}${status}`;
 }
@@ -51,17 +54,17 @@ function rows(pairs: readonly (readonly [string, string])[], width = 34): string
     left.length + 2 <= width ? `  ${left.padEnd(width - 2)}${right}` : `  ${left}\n  ${' '.repeat(width - 2)}${right}`);
 }
 
-export function renderHelp(): string {
+export function renderHelp(derivedDefaults: Readonly<Record<string, string>> = {}): string {
   const control = controlOptions.filter((c) => !('hidden' in c))
     .map((c) => [controlFlags(c), 'planned' in c ? `${c.help} [not effective yet; planned: ${c.planned}]` : c.help] as const);
-  const tunable = tunables.map((t) => [tunableFlags(t), tunableHelp(t)] as const);
+  const tunable = tunables.map((t) => [tunableFlags(t), tunableHelp(t, derivedDefaults[t.name])] as const);
   const exits = Object.entries(exitCodeMeaning).map(([code, meaning]) => [code, meaning] as const);
   return [
     'Usage: gsyncd [OPTIONS] MASTER SLAVE',
     '       gsyncd --slave [OPTIONS] SLAVE-ROOT',
     '       gsyncd --config-get NAME | --config-get-all | --config-set NAME VALUE | --config-del NAME | --config-check NAME [MASTER SLAVE]',
     '       gsyncd --normalize-url | --canonicalize-url | --canonicalize-escape-url URL...',
-    '       gsyncd status [--json] [--state-dir DIR] [--http-url URL]     (verdict; exit 0/1/2/3)',
+    `       ${statusUsage}  (verdict; exit 0/1/2/3)`,
     '       gsyncd slave-agent ROOT [--sshd-port N] [--http-bind ADDR] ...  (slave host: sshd + metrics)',
     '       gsyncd --dispatch --root DIR [--allow-volume VOL]             (authorized_keys forced command)',
     '       gsyncd healthcheck [URL]                                       (exit 0 on a 2xx answer)',

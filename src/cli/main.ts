@@ -13,7 +13,7 @@ import { renderDefaultConfig, renderOptionsDoc } from './docs.js';
 import { renderHelp } from './help.js';
 import { findTunable, tunables, type ResolvedOptions } from './options.js';
 import { formatValue } from './option-values.js';
-import { defaultConfigPath, packageVersion } from './package-info.js';
+import { defaultConfigPath, defaultRemoteGsyncd, packageVersion } from './package-info.js';
 import { resolveOptions } from './resolve.js';
 
 /** Everything main touches outside itself, so tests can run it in-process. */
@@ -73,23 +73,34 @@ async function subcommand(argv: string[], io: CliIo): Promise<number | null> {
   return null;
 }
 
-/** `gsyncd status [--json] [--state-dir DIR] [--http-url URL]`: one verdict, exit code per verdict. */
+/**
+ * `gsyncd status …` (status-args.ts): one verdict, exit code per verdict. The session is found as
+ * the daemon finds it: the same flags, environment and config file (the pair's section too).
+ */
 async function statusCommand(argv: string[], io: CliIo): Promise<number> {
+  const { parseStatusArgs, statusUsage } = await import('./status-args.js');
+  const a = parseStatusArgs(argv);
+  if (a.help) {
+    io.stdout(`Usage: ${statusUsage}\n`);
+    return 0;
+  }
   const { runStatus } = await import('../observe/status-command.js');
   const { httpUrlFromBind } = await import('../observe/http.js');
-  const { defaultStateDir } = await import('../master/session.js');
-  const value = (flag: string) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--json') continue;
-    if (a === '--state-dir' || a === '--http-url' || a === '--http-bind') { i++; continue; }
-    throw gsyncdError('GSYNCD_ERR_UNKNOWN_OPTION', `unknown status option '${a}' (expected --json, --state-dir DIR, --http-url URL)`);
-  }
-  const bind = value('--http-bind') ?? io.env['GSYNCD_HTTP_BIND'];
+  const { sessionPaths } = await import('../master/session.js');
+  const urls = a.positionals.map(parseUrl);
+  const [master, slave] = urls;
+  if (master && slave) checkPair(master, slave);
+  const opts = await resolveFor({ tunables: a.tunables, configFile: a.configFile, noDaemon: false, debug: false, monitor: false, slave: false }, urls, io, false);
+  const stateFile = master && slave ? sessionPaths(opts, master, slave).stateFile : opts.get('state-file');
+  // As before: the daemon is asked only when told where it listens.
+  const bind = opts.sourceOf('http-bind').from === 'default' ? undefined : opts.get('http-bind');
   return runStatus({
-    json: argv.includes('--json'),
-    stateDir: value('--state-dir') ?? io.env['GSYNCD_STATE_DIR'] ?? defaultStateDir(),
-    httpUrl: value('--http-url') ?? (bind ? httpUrlFromBind(bind) : undefined),
+    json: a.json,
+    ...(stateFile ? { stateFiles: [stateFile] } : {}),
+    stateDir: opts.get('state-dir'),
+    httpUrl: a.httpUrl ?? (bind ? httpUrlFromBind(bind) : undefined),
+    thresholds: { inSyncLagS: opts.get('in-sync-lag'), stallTimeoutS: opts.get('stall-timeout') },
+    version: packageVersion(),
     out: { write: (t: string) => io.stdout(t) },
   });
 }
@@ -108,7 +119,7 @@ async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
   const { action } = args;
   switch (action.kind) {
     case 'help':
-      io.stdout(renderHelp());
+      io.stdout(renderHelp({ 'remote-gsyncd': defaultRemoteGsyncd() }));
       return 0;
     case 'version':
       io.stdout(`gsyncd ${packageVersion()}\n`);
@@ -137,6 +148,9 @@ async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
         checkPair(master, slave);
         const opts = await resolveFor(args, [master, slave], io, false);
         found(opts.get('error-file'));
+        if (args.monitor && (opts.get('once') || opts.get('turns') > 0)) {
+          throw gsyncdError('GSYNCD_ERR_USAGE', `--monitor cannot be combined with --${opts.get('once') ? 'once' : 'turns'}: a bounded run has no monitor`);
+        }
         return io.runMaster(opts, master, slave);
       });
   }
@@ -197,12 +211,15 @@ async function configOperation(op: ConfigOp, args: ParsedArgs, io: CliIo): Promi
   return 0;
 }
 
-function configPath(args: ParsedArgs, io: CliIo): string {
+/** What resolution needs of a command line (a session's, or `status`'s). */
+type ResolveArgs = Pick<ParsedArgs, 'tunables' | 'configFile' | 'noDaemon' | 'debug' | 'monitor' | 'slave'>;
+
+function configPath(args: Pick<ParsedArgs, 'configFile'>, io: CliIo): string {
   return args.configFile === undefined ? io.defaultConfigFile : resolvePath(io.cwd, args.configFile);
 }
 
 /** All layers for a process working on `urls` (2 = master side, 1 = slave side, 0 = global only). */
-async function resolveFor(args: ParsedArgs, urls: readonly ResourceUrl[], io: CliIo, printing: boolean): Promise<ResolvedOptions> {
+async function resolveFor(args: ResolveArgs, urls: readonly ResourceUrl[], io: CliIo, printing: boolean): Promise<ResolvedOptions> {
   const path = configPath(args, io);
   const config = await loadConfigFile(path, args.configFile !== undefined);
   return resolveOptions({
@@ -212,7 +229,8 @@ async function resolveFor(args: ParsedArgs, urls: readonly ResourceUrl[], io: Cl
     templateVars: templateVars(urls),
     lenientTemplates: printing,
     cwd: io.cwd,
-    control: { configFile: path, noDaemon: args.noDaemon || args.debug, debug: args.debug, monitor: false, slave: args.slave },
+    derivedDefaults: { 'remote-gsyncd': defaultRemoteGsyncd() },
+    control: { configFile: path, noDaemon: args.noDaemon || args.debug, debug: args.debug, monitor: args.monitor, slave: args.slave },
   });
 }
 

@@ -36,8 +36,8 @@ const sessionName = { rx: /^$|^[a-z0-9][a-z0-9_.-]{0,62}$/, expected: 'lower-cas
 
 export const tunables = [
   // ── slave connection ──
-  { name: 'remote-gsyncd', short: 'r', type: 'string', default: 'gsyncd', metavar: 'CMD', mode: 'master', effective: true,
-    help: 'command that starts gsyncd on the slave host (split on whitespace, may carry arguments)' },
+  { name: 'remote-gsyncd', short: 'r', type: 'string', default: '', metavar: 'CMD', mode: 'master', effective: true,
+    help: 'command that starts gsyncd on the slave host (split on whitespace, may carry arguments); empty: this node and this installation\'s bin/gsyncd.js by absolute path, which runs on a slave host with the same layout' },
   { name: 'ssh-command', short: 's', type: 'string', default: 'ssh', metavar: 'CMD', mode: 'master', effective: true,
     help: 'OpenSSH client command (split on whitespace); when set, used instead of the built-in ssh2 client (e.g. to honour ~/.ssh/config)' },
   { name: 'ssh-known-hosts', type: 'string', default: '', metavar: 'FILE', path: true, mode: 'master', effective: true,
@@ -110,8 +110,8 @@ export const tunables = [
   { name: 'state-dir', type: 'string', default: '/var/lib/gsyncd', metavar: 'DIR', path: true, mode: 'master', effective: true,
     help: 'directory for session state (synced-up-to, checkpoint, halt latch, tree index)' },
   { name: 'state-file', type: 'string', default: '', metavar: 'FILE', path: true, mode: 'master', effective: true,
-    help: 'monitor state file (empty: derived from state-dir and the session)' },
-  { name: 'pid-file', short: 'p', type: 'string', default: '', metavar: 'FILE', path: true, mode: 'both', effective: true,
+    help: 'the session\'s state file, read by gsyncd status (empty: STATE-DIR/SESSION/state.json)' },
+  { name: 'pid-file', short: 'p', type: 'string', default: '', metavar: 'FILE', path: true, mode: 'both', effective: false, planned: 'monitor',
     help: 'pid file, locked while running (empty: none)' },
   { name: 'log-file', short: 'l', type: 'string', default: '', metavar: 'FILE', path: true, mode: 'both', effective: true,
     help: 'log destination; empty or - means stderr' },
@@ -148,7 +148,7 @@ export const tunables = [
   { name: 'shutdown-timeout', type: 'duration-seconds', default: 25, min: 0, mode: 'both', effective: true,
     help: 'budget for a graceful stop before children are killed' },
   { name: 'max-failures', type: 'int', default: 0, min: 0, mode: 'master', effective: true,
-    help: 'exit 69 after this many consecutive worker failures; 0 = retry forever' },
+    help: 'exit 69 after this many consecutive worker failures; 0 = retry forever, except a slave command that cannot start (5 attempts)' },
 ] as const satisfies readonly TunableSpec[];
 
 export type Tunable = (typeof tunables)[number];

@@ -26,6 +26,8 @@ export interface ResolveInput {
   readonly lenientTemplates: boolean;
   readonly cwd: string;
   readonly control: ControlSettings;
+  /** Values that stand in for an empty one, known only at run time (remote-gsyncd: this program). */
+  readonly derivedDefaults?: Partial<Record<TunableName, string>>;
 }
 
 export function resolveOptions(input: ResolveInput): ResolvedOptions {
@@ -64,6 +66,8 @@ export function resolveOptions(input: ResolveInput): ResolvedOptions {
       source = { from: 'config', file: entry.file, line: entry.line };
     }
     if (source.from !== 'default' && !spec.effective) throw notEffective(spec, source);
+    const derived = input.derivedDefaults?.[spec.name];
+    if (value === '' && derived !== undefined) value = derived;
     values.set(spec.name, value);
     sources.set(spec.name, source);
   }

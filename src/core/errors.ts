@@ -15,7 +15,7 @@ export const exitCodeMeaning: Record<ExitCode, string> = {
   0: 'success',
   1: 'unexpected failure (see the log)',
   64: 'usage error: bad option, argument or URL',
-  69: 'slave unavailable: cannot reach or authenticate to the slave, or host key refused',
+  69: 'slave unavailable: cannot reach or authenticate to the slave, host key refused, or the slave command cannot start',
   78: 'configuration error: bad config file line or value',
 };
 
@@ -30,6 +30,8 @@ const definitions = {
   GSYNCD_ERR_SLAVE_UNAVAILABLE: ExitCode.slaveUnavailable,
   GSYNCD_ERR_HOST_KEY: ExitCode.slaveUnavailable,
   GSYNCD_ERR_RPC: ExitCode.slaveUnavailable,
+  /** The slave host cannot run --remote-gsyncd (not found, not executable, another version). */
+  GSYNCD_ERR_SLAVE_COMMAND: ExitCode.slaveUnavailable,
   GSYNCD_ERR_UNSAFE_PATH: ExitCode.unexpected,
   GSYNCD_ERR_RSYNC: ExitCode.unexpected,
   GSYNCD_ERR_MOUNT: ExitCode.unexpected,

@@ -9,3 +9,15 @@ export type CrawlState = (typeof crawlStates)[number];
 export function restartDelayMs(consecutiveFailures: number, baseMs = 1000, maxMs = 60_000): number {
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, consecutiveFailures - 1));
 }
+
+/**
+ * Attempts at a slave command that cannot start (GSYNCD_ERR_SLAVE_COMMAND) when --max-failures
+ * is 0: it will not fix itself, but a slave host being set up may get there (1+2+4+8 s of backoff).
+ */
+export const SLAVE_COMMAND_ATTEMPTS = 5;
+
+/** Consecutive worker failures after which the monitor stops (0 = never). */
+export function giveUpAfter(maxFailures: number, slaveCommandCannotStart: boolean): number {
+  if (maxFailures > 0) return maxFailures;
+  return slaveCommandCannotStart ? SLAVE_COMMAND_ATTEMPTS : 0;
+}

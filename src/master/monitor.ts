@@ -5,8 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { ResolvedOptions } from '../cli/options.js';
 import { packageVersion } from '../cli/package-info.js';
-import { describeError } from '../core/errors.js';
-import { restartDelayMs } from '../core/states.js';
+import { describeError, gsyncdError } from '../core/errors.js';
+import { giveUpAfter, restartDelayMs } from '../core/states.js';
 import { buildHttpServer, check, heartbeatCheck, livenessWindowMs, startHttp } from '../observe/http.js';
 import type { Logger } from '../observe/logger.js';
 import { attachMasterMetrics, sessionInfoOf, type MasterMetricsHooks } from '../observe/master-metrics.js';
@@ -20,6 +20,7 @@ import type { WorkerConfig } from './worker.js';
 
 /** A worker that ran this long before dying starts a fresh backoff series. */
 const STABLE_RUN_MS = 60_000;
+
 /** How long a scrape waits for the worker's idle report (WorkerHooks.onIdle) before answering. */
 const IDLE_PULL_TIMEOUT_MS = 250;
 
@@ -88,6 +89,8 @@ export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, sla
 
   let consecutive = 0;
   let exitCode = 0;
+  /** Set when the monitor stopped on a slave command that cannot start: the one line main prints. */
+  let gaveUp: string | null = null;
   try {
     while (!stopping) {
       const started = Date.now();
@@ -109,17 +112,21 @@ export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, sla
       consecutive = Date.now() - started >= STABLE_RUN_MS ? 1 : consecutive + 1;
       const delay = restartDelayMs(consecutive);
       const why = signal ? `killed by ${signal}` : `exited with status ${code}`;
-      state = markFaulty(cfg, why, state);
-      if (maxFailures > 0 && consecutive >= maxFailures) {
+      state = markFaulty(cfg, why, state, started);
+      const cannotStart = state.lastError?.code === 'GSYNCD_ERR_SLAVE_COMMAND' ? state.lastError.message : null;
+      const budget = giveUpAfter(maxFailures, cannotStart !== null);
+      if (budget > 0 && consecutive >= budget) {
         // A crash loop the orchestrator can see (exit 69) beats retrying silently forever.
         state = markGaveUp(cfg, state, consecutive);
         hooks.onState(state);
-        log.error({ event: 'monitor.gave_up', failures: consecutive, reason: why }, `worker failed ${consecutive} times in a row (--max-failures ${maxFailures}): giving up`);
+        const limit = maxFailures > 0 ? `--max-failures ${maxFailures}` : 'the slave command cannot start';
+        log.error({ event: 'monitor.gave_up', failures: consecutive, reason: state.lastError?.message ?? why }, `worker failed ${consecutive} times in a row (${limit}): giving up`);
         exitCode = 69;
+        if (cannotStart !== null) gaveUp = `${cannotStart} (${consecutive} attempts)`;
         break;
       }
       hooks.onState(state);
-      log.error({ event: 'worker.state', state: 'faulty', reason: why, restartInMs: delay, restarts: state.restarts }, `worker ${why}; restarting`);
+      log.error({ event: 'worker.state', state: 'faulty', reason: cannotStart ?? why, restartInMs: delay, restarts: state.restarts }, `worker ${why}; restarting`);
       await sleepUnless(delay, () => stopping);
     }
   } catch (err) {
@@ -132,8 +139,10 @@ export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, sla
     await app.close();
     log.info({ event: 'shutdown.done' }, 'monitor stopped');
   }
+  if (gaveUp !== null) throw gsyncdError('GSYNCD_ERR_SLAVE_COMMAND', gaveUp);
   return exitCode;
 }
+
 
 /** Same program, same arguments, marked as the worker; logs go to our stdout/stderr. */
 function spawnWorker(): ChildProcess {
@@ -150,12 +159,14 @@ function freshState(cfg: WorkerConfig): SessionState {
   };
 }
 
-function markFaulty(cfg: WorkerConfig, why: string, known: SessionState | null): SessionState {
+/** The worker's own lastError, when it wrote one after `startedMs` (a start failure), is kept as the reason. */
+function markFaulty(cfg: WorkerConfig, why: string, known: SessionState | null, startedMs: number): SessionState {
   const file = cfg.stateFile;
   const s: SessionState = readState(file) ?? known ?? freshState(cfg);
+  const own = s.lastError?.code !== undefined && Date.parse(s.lastError.at) >= startedMs ? s.lastError : undefined;
   s.workerState = 'faulty';
   s.restarts = (s.restarts ?? 0) + 1;
-  s.lastError = { message: `worker ${why}`, at: new Date().toISOString() };
+  s.lastError = own ?? { message: `worker ${why}`, at: new Date().toISOString() };
   writeState(file, s);
   return s;
 }

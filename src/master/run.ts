@@ -1,9 +1,11 @@
 // Master mode: build the session, run the worker, translate its outcome into an exit status.
 import type { ResolvedOptions } from '../cli/options.js';
+import { describeError, isGsyncdError } from '../core/errors.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import type { ResourceUrl } from '../url/url.js';
 import { openMaster, openSlave, workerConfig } from './session.js';
 import { acquireSessionLock } from './session-lock.js';
+import { readState, writeState } from './state-file.js';
 import type { WorkerConfig } from './worker.js';
 import { WORKER_ENV, workerHookProxy } from './worker-ipc.js';
 
@@ -59,6 +61,9 @@ async function runWorker(
   const hooks = workerHookProxy();
   const slaveEndpoint = await openSlave(opts, slave, log, {
     session: cfg.session, onConnected: (up) => hooks.setSlaveConnected(up), onConnectAttempt: (r) => hooks.onSshConnect(r),
+  }).catch((err: unknown) => {
+    recordStartFailure(cfg, err);
+    throw err;
   });
   if (slave.kind !== 'ssh') hooks.setSlaveConnected(true);
   if (orphaned()) { await slaveEndpoint.close(); return 1; }
@@ -95,5 +100,24 @@ async function runWorker(
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     process.off('message', onMonitorMessage);
+  }
+}
+
+/**
+ * The slave could not be opened: say why in the state file (lastError, for `gsyncd status` and
+ * the monitor, which reads it when the worker has exited). The Worker, which owns the file
+ * afterwards, does not exist yet.
+ */
+function recordStartFailure(cfg: WorkerConfig, err: unknown): void {
+  try {
+    const prev = readState(cfg.stateFile);
+    writeState(cfg.stateFile, {
+      version: 1, session: cfg.session, master: cfg.masterText, slave: cfg.slaveText, crawlState: 'initial',
+      initialSyncCompleted: false, restarts: 0, ...prev,
+      workerState: 'faulty', pid: process.pid, updatedAt: '',
+      lastError: { message: describeError(err), at: new Date().toISOString(), ...(isGsyncdError(err) ? { code: err.code } : {}) },
+    });
+  } catch {
+    // The state directory may be what is broken: the error itself is reported by the caller.
   }
 }

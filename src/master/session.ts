@@ -4,9 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import type { ResolvedOptions } from '../cli/options.js';
+import { defaultRemoteGsyncd } from '../cli/package-info.js';
 import { gsyncdError } from '../core/errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { SlaveEndpoint } from '../slave/endpoint.js';
+import type { SshConnectResult } from '../transport/ssh-slave.js';
 import { normalizeUrl, sessionKey, type ResourceUrl } from '../url/url.js';
 import type { MasterSource } from './source.js';
 import type { WorkerConfig } from './worker.js';
@@ -145,7 +147,7 @@ export async function openSlave(opts: ResolvedOptions, url: ResourceUrl, log: Lo
       return SshSlave.open({
         url, port: url.port ?? opts.get('ssh-port'), user: url.user ?? os.userInfo().username,
         identityFile: opts.get('ssh-identity'), knownHostsFile: opts.get('ssh-known-hosts'),
-        acceptNewHostKey: opts.get('ssh-accept-new-host-key'), remoteGsyncd: opts.get('remote-gsyncd'),
+        acceptNewHostKey: opts.get('ssh-accept-new-host-key'), remoteGsyncd: opts.get('remote-gsyncd') || defaultRemoteGsyncd(),
         sshCommand: explicitSsh ? opts.get('ssh-command') : null,
         timeoutSec: opts.get('timeout'), connectionTimeoutSec: opts.get('connection-timeout'),
         session: hooks.session, log, onConnected: hooks.onConnected, onConnectAttempt: hooks.onConnectAttempt,
@@ -157,5 +159,5 @@ export async function openSlave(opts: ResolvedOptions, url: ResourceUrl, log: Lo
 export interface SlaveHooks {
   readonly session: string;
   readonly onConnected?: (up: boolean) => void;
-  readonly onConnectAttempt?: (result: 'ok' | 'refused' | 'timeout' | 'auth_failed' | 'host_key_rejected' | 'error') => void;
+  readonly onConnectAttempt?: (result: SshConnectResult) => void;
 }

@@ -20,7 +20,8 @@ export interface SessionState {
   /** Root mark (xtime, "sec.usec") of the last complete pass. */
   rootStime?: string;
   initialSyncCompleted: boolean;
-  lastError?: { message: string; at: string };
+  /** code: the GSYNCD_ERR_* of a worker that could not start (the monitor's retry budget depends on it). */
+  lastError?: { message: string; at: string; code?: string };
   halt?: { reason: HaltReason; since: string; detail: string };
   slaveIdentity?: { rootDev: string; rootIno: string };
   /** Id of the master volume (or tracked directory) this session synced: another one is refused. */

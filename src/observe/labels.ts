@@ -12,6 +12,7 @@ import type { EntryOp } from '../core/ops.js';
 import { haltReasons, type HaltReason } from '../core/safety.js';
 import { crawlStates, type CrawlState, type WorkerState } from '../core/states.js';
 import type { RsyncResult } from '../transport/rsync.js';
+import type { SshConnectResult } from '../transport/ssh-slave.js';
 
 export const roles = ['master', 'slave'] as const;
 export type Role = (typeof roles)[number];
@@ -32,7 +33,8 @@ export type BatchPhase = (typeof batchPhases)[number];
 /** rsync exit classes: 23 = partial, 24 = vanished (a success with a warning). */
 export const rsyncResults = ['ok', 'partial', 'vanished', 'error'] as const satisfies readonly RsyncResult[];
 
-export const sshResults = ['ok', 'refused', 'timeout', 'auth_failed', 'host_key_rejected', 'error'] as const;
+/** slave_command_failed / version_mismatch: logged in, but --remote-gsyncd did not start a gsyncd that speaks our protocol. */
+export const sshResults = ['ok', 'refused', 'timeout', 'auth_failed', 'host_key_rejected', 'slave_command_failed', 'version_mismatch', 'error'] as const satisfies readonly SshConnectResult[];
 export type SshResult = (typeof sshResults)[number];
 
 export const skipReasons = ['permission_denied', 'unsupported_type', 'gfid_conflict', 'retries_exhausted', 'other'] as const;

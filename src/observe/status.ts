@@ -120,7 +120,7 @@ export interface WorkerStatus {
   readonly lag_seconds: number | null;
   readonly last_batch_at: string | null;
   readonly restarts: number;
-  readonly last_error: { readonly message: string; readonly at: string } | null;
+  readonly last_error: { readonly message: string; readonly at: string; readonly code?: string } | null;
 }
 
 export interface SessionStatus {

@@ -82,9 +82,15 @@ function decide(originalCommand: string | undefined, policy: DispatchPolicy, pro
   const program = path.posix.basename(argv[0]!);
   const gsyncdNames = new Set(['gsyncd', 'gsyncd.js', ...(policy.programNames ?? []).map((n) => path.posix.basename(n))]);
   if (gsyncdNames.has(program)) return decideSlave(argv.slice(1), policy);
+  // `NODE …/bin/gsyncd.js --slave …` is the master's default --remote-gsyncd. Neither word is
+  // ever run (the slave argv is ours): they only say which request this is.
+  if (NODE_NAMES.has(program) && argv.length > 1 && gsyncdNames.has(path.posix.basename(argv[1]!))) return decideSlave(argv.slice(2), policy);
   if (program === 'rsync') return decideRsync(argv.slice(1), policy, probe);
   return refuse('forbidden_command', `${JSON.stringify(program.slice(0, 100))} is not allowed; only gsyncd --slave and rsync --server are`);
 }
+
+/** Interpreter names a master's default --remote-gsyncd starts with. */
+const NODE_NAMES = new Set(['node', 'nodejs']);
 
 // ─── gsyncd --slave ─────────────────────────────────────────────────────────────────────────
 

@@ -18,6 +18,7 @@ import { normalizeUrl, type SshUrl } from '../url/url.js';
 import { RemoteSlave } from './remote-slave.js';
 import { RshServer } from './rsh-server.js';
 import type { RsyncTarget } from './rsync.js';
+import { slaveStartProblem, type SlaveStartReason } from './slave-start.js';
 import { SshConnection } from './ssh.js';
 
 export interface SshSlaveConfig {
@@ -36,8 +37,10 @@ export interface SshSlaveConfig {
   readonly session: string;
   readonly log: Logger;
   readonly onConnected?: (up: boolean) => void;
-  readonly onConnectAttempt?: (result: 'ok' | 'refused' | 'timeout' | 'auth_failed' | 'host_key_rejected' | 'error') => void;
+  readonly onConnectAttempt?: (result: SshConnectResult) => void;
 }
+
+export type SshConnectResult = 'ok' | 'refused' | 'timeout' | 'auth_failed' | 'host_key_rejected' | SlaveStartReason | 'error';
 
 /** The command line run on the slave host; the original's form (`gsyncd … --slave … URL`). */
 export function remoteSlaveCommand(cfg: Pick<SshSlaveConfig, 'remoteGsyncd' | 'timeoutSec' | 'url'>): string {
@@ -105,13 +108,19 @@ export class SshSlave implements SlaveEndpoint {
     try {
       rsh = await RshServer.start(() => conn, cfg.log);
       const channel = await conn.exec(command);
-      channel.stderr.on('data', (d: Buffer) => cfg.log.warn({ slave: this.description, stderr: d.toString('utf8').trimEnd().slice(0, 2000) }, 'slave stderr'));
+      const start = new StartWatch(command, this.where());
+      channel.stderr.on('data', (d: Buffer) => {
+        start.stderr(d);
+        cfg.log.warn({ slave: this.description, stderr: d.toString('utf8').trimEnd().slice(0, 2000) }, 'slave stderr');
+      });
+      channel.once('exit', (code: number | null) => start.exited(typeof code === 'number' ? code : null));
+      channel.once('close', () => start.exited(null));
       const bridge = rsh;
       const release = async () => { channel.close(); await bridge.close(); conn.close(); };
       const slave = await RemoteSlave.connect({ readable: channel, writable: channel }, {
         timeoutSec: cfg.timeoutSec, description: this.description, session: cfg.session, log: cfg.log,
         rsync: (target) => ({ ...rsyncTargetVia(cfg.url.host, target, bridge.rshCommand()), unprivileged: cfg.user !== 'root' }), release,
-      });
+      }).catch((err: unknown) => start.explain(err));
       conn.onClose(() => { void slave.close(); });
       return { slave, close: () => slave.close() };
     } catch (err) {
@@ -129,7 +138,14 @@ export class SshSlave implements SlaveEndpoint {
       ...(cfg.identityFile ? ['-i', cfg.identityFile] : []), ...(cfg.knownHostsFile ? [`-oUserKnownHostsFile=${cfg.knownHostsFile}`] : [])];
     const dest = `${cfg.user}@${cfg.url.host}`;
     const child: ChildProcess = spawn(base[0]!, [...base.slice(1), dest, command], { stdio: ['pipe', 'pipe', 'pipe'] });
-    child.stderr!.on('data', (d: Buffer) => cfg.log.warn({ slave: this.description, stderr: d.toString('utf8').trimEnd().slice(0, 2000) }, 'ssh stderr'));
+    // ssh exits with the remote command's status (255: its own failure).
+    const start = new StartWatch(command, this.where());
+    child.once('exit', (code) => start.exited(code));
+    child.once('error', () => start.exited(null));
+    child.stderr!.on('data', (d: Buffer) => {
+      start.stderr(d);
+      cfg.log.warn({ slave: this.description, stderr: d.toString('utf8').trimEnd().slice(0, 2000) }, 'ssh stderr');
+    });
     const release = async () => {
       child.kill('SIGTERM');
       await fs.promises.rm(dir, { recursive: true, force: true });
@@ -137,8 +153,14 @@ export class SshSlave implements SlaveEndpoint {
     const slave = await RemoteSlave.connect({ readable: child.stdout!, writable: child.stdin! }, {
       timeoutSec: cfg.timeoutSec, description: this.description, session: cfg.session, log: cfg.log, release,
       rsync: (target) => ({ dest: `${dest}:${target}`, rsh: base.join(' '), unprivileged: cfg.user !== 'root' }),
-    });
+    }).catch((err: unknown) => start.explain(err));
     return { slave, close: () => slave.close() };
+  }
+
+  /** The slave host as the user named it, for messages. */
+  private where(): string {
+    const { cfg } = this;
+    return `${cfg.user}@${cfg.url.host}${cfg.port === 22 ? '' : `:${cfg.port}`}`;
   }
 
   private async call<T>(fn: (s: RemoteSlave) => Promise<T>): Promise<T> {
@@ -169,7 +191,45 @@ function rsyncTargetVia(host: string, target: string, rsh: string): RsyncTarget 
   return { dest: `${h}:${target}`, rsh };
 }
 
-function classify(err: unknown): 'refused' | 'timeout' | 'auth_failed' | 'host_key_rejected' | 'error' {
+/** How long a failed handshake waits for the command's exit status (it may trail the broken pipe). */
+const EXIT_STATUS_WAIT_MS = 2000;
+/** stderr kept for explaining a failed start. */
+const START_STDERR_BYTES = 8192;
+
+/** What the slave command said and how it ended, until the handshake is done. */
+class StartWatch {
+  private text = '';
+  private code: number | null | undefined;
+  private onExit: (() => void) | null = null;
+
+  constructor(private readonly command: string, private readonly host: string) {}
+
+  stderr(d: Buffer): void {
+    if (this.text.length < START_STDERR_BYTES) this.text += d.toString('utf8');
+  }
+
+  exited(code: number | null): void {
+    if (this.code !== undefined && this.code !== null) return; // close after exit: keep the status
+    this.code = code;
+    this.onExit?.();
+  }
+
+  /** The handshake failed: a slave command that cannot start becomes its own error, tagged for the metric. */
+  async explain(err: unknown): Promise<never> {
+    if (this.code === undefined) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, EXIT_STATUS_WAIT_MS);
+        this.onExit = () => { clearTimeout(timer); resolve(); };
+      });
+    }
+    const problem = slaveStartProblem({ command: this.command, host: this.host, exitCode: this.code ?? null, stderr: this.text, error: err });
+    throw problem ? Object.assign(problem.error, { startReason: problem.reason }) : err;
+  }
+}
+
+function classify(err: unknown): SshConnectResult {
+  const start = (err as { startReason?: SlaveStartReason } | null)?.startReason;
+  if (start) return start;
   if (isGsyncdError(err, 'GSYNCD_ERR_HOST_KEY')) return 'host_key_rejected';
   const text = String((err as Error)?.message ?? err);
   if (/authentication/i.test(text)) return 'auth_failed';

@@ -88,7 +88,8 @@ describe('argument parsing', () => {
     assert.equal(a.debug, true);
   });
 
-  it('--monitor is refused until the monitor lands', () => {
-    refused(['--monitor', ':a', '/b'], 'GSYNCD_ERR_NOT_YET_EFFECTIVE', '--monitor is not effective yet in this version (planned: monitor)');
+  it('--monitor is accepted (the monitor runs every continuous session)', () => {
+    assert.equal(parseArgs(['--monitor', ':a', '/b']).monitor, true);
+    assert.equal(parseArgs([':a', '/b']).monitor, false);
   });
 });

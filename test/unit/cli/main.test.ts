@@ -152,8 +152,8 @@ describe('modes and printing', () => {
   });
 
   it('relative paths from flags are made absolute against the working directory', async () => {
-    const r = await runCli(['-p', 'run/g.pid', ...session], { cwd: '/srv' });
-    assert.equal(r.engine?.opts.pidFile, '/srv/run/g.pid');
+    const r = await runCli(['-l', 'run/g.log', ...session], { cwd: '/srv' });
+    assert.equal(r.engine?.opts.logFile, '/srv/run/g.log');
   });
 });
 
@@ -204,4 +204,34 @@ describe('--error-file: the reason of a non-zero exit, one line', () => {
     assert.equal(await main(['--error-file', file, ...session], { ...quiet, runMaster: async () => 0 }), 0);
     await assert.rejects(readFile(file, 'utf8'), { code: 'ENOENT' });
   }));
+});
+
+describe('help text matches behaviour', () => {
+  it('--monitor is effective: accepted for a continuous session, a usage error with --once or --turns', async () => {
+    const r = await runCli(['--monitor', ...session]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.engine?.opts.control.monitor, true);
+    for (const bounded of [['--once'], ['--turns', '2']]) {
+      const b = await runCli(['--monitor', ...bounded, ...session]);
+      assert.deepEqual([b.code, b.stderr], [64, `gsyncd: --monitor cannot be combined with ${bounded[0]}: a bounded run has no monitor\n`]);
+      assert.equal(b.engine, undefined);
+    }
+    const help = (await runCli(['--help'])).stdout;
+    const line = help.split('\n').find((l) => l.trimStart().startsWith('--monitor'));
+    assert.ok(line, help);
+    assert.doesNotMatch(line, /not effective/);
+  });
+
+  it('a plain directory is a master as well as a slave', async () => {
+    const help = (await runCli(['--help'])).stdout;
+    assert.match(help, /file:\/\/\/PATH, \/PATH +local directory \(master or slave\)/);
+    assert.doesNotMatch(help, /slave only/);
+    assert.equal((await runCli(['/srv/master', '/srv/slave'])).code, 0);
+  });
+
+  it('--pid-file says what it does: nothing yet, so it is refused like every other planned option', async () => {
+    const r = await runCli(['--pid-file', '/run/gsyncd.pid', ...session]);
+    assert.deepEqual([r.code, r.stderr], [64, 'gsyncd: --pid-file is not effective yet in this version (planned: monitor)\n']);
+    assert.match((await runCli(['--help'])).stdout, /--pid-file FILE +pid file, locked while running \(empty: none\) \[not effective yet; planned: monitor\]/);
+  });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { crawlStates, restartDelayMs, workerStates } from '../../../src/core/states.js';
+import { crawlStates, giveUpAfter, restartDelayMs, SLAVE_COMMAND_ATTEMPTS, workerStates } from '../../../src/core/states.js';
 
 describe('restartDelayMs', () => {
   it('doubles from the base with each consecutive failure', () => {
@@ -40,5 +40,18 @@ describe('state enums', () => {
     assert.equal(new Set(crawlStates).size, crawlStates.length);
     for (const s of ['initializing', 'active', 'passive', 'faulty', 'stopped']) assert.ok((workerStates as readonly string[]).includes(s), s);
     for (const s of ['initial', 'xtime', 'watch']) assert.ok((crawlStates as readonly string[]).includes(s), s);
+  });
+});
+
+describe('giveUpAfter', () => {
+  it('--max-failures when set, whatever failed', () => {
+    assert.equal(giveUpAfter(3, false), 3);
+    assert.equal(giveUpAfter(3, true), 3);
+  });
+
+  it('with --max-failures 0: forever, except a slave command that cannot start', () => {
+    assert.equal(giveUpAfter(0, false), 0);
+    assert.equal(giveUpAfter(0, true), SLAVE_COMMAND_ATTEMPTS);
+    assert.ok(SLAVE_COMMAND_ATTEMPTS > 1 && SLAVE_COMMAND_ATTEMPTS <= 6, 'a few attempts, under a minute of backoff');
   });
 });

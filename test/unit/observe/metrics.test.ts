@@ -98,7 +98,7 @@ describe('pre-initialisation (§3.5)', () => {
     assert.equal(find(s, 'gsyncd_batches_total', S).length, 3);
     assert.equal(find(s, 'gsyncd_operations_total', S).length, 27);
     assert.equal(find(s, 'gsyncd_rsync_runs_total', S).length, 4);
-    assert.equal(find(s, 'gsyncd_ssh_connects_total', S).length, 6);
+    assert.equal(find(s, 'gsyncd_ssh_connects_total', S).length, 8, 'ok, refused, timeout, auth_failed, host_key_rejected, slave_command_failed, version_mismatch, error');
     assert.equal(find(s, 'gsyncd_skipped_files_total', S).length, 5);
     assert.equal(find(s, 'gsyncd_safety_halted', S).length, 5);
     assert.equal(find(s, 'gsyncd_pending_operations', S).length, 3);

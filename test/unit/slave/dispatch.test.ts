@@ -131,6 +131,15 @@ describe('decideDispatch: what is let through', () => {
     assert.equal(decide('/opt/bin/geo-sync --slave /x', { ...policy, programNames: ['geo-sync'] }).kind, 'slave');
   });
 
+  it("the master's default --remote-gsyncd: node and the bin script by absolute path", () => {
+    assert.deepEqual(decide('/usr/local/bin/node /opt/gsyncd/bin/gsyncd.js --slave --timeout 120 file:///x'),
+      { kind: 'slave', argv: [...policy.gsyncdArgv, '--slave', '--timeout', '120', root] });
+    // Only node running gsyncd: node with another script, or a bare node, stays refused.
+    assert.equal(decide('/usr/bin/node /tmp/evil.js --slave /x').kind, 'refuse');
+    assert.equal(decide('node -e process.exit(0)').kind, 'refuse');
+    assert.equal(decide('node').kind, 'refuse');
+  });
+
   it('an allowed gluster volume', () => {
     for (const url of ['gluster://localhost:gv0', ':gv0', 'gluster://node1:gv0']) {
       assert.deepEqual(decide(`gsyncd --slave --timeout 60 ${url}`), { kind: 'slave', argv: [...policy.gsyncdArgv, '--slave', '--timeout', '60', 'gluster://localhost:gv0'] });
