@@ -42,6 +42,8 @@ export class Worker {
   private emptyRootConfirmed = false;
   /** --resume-halted after mass_delete: the held deletes are applied by the next complete pass. */
   private deletesConfirmed = false;
+  /** Deletes are being held (--delete-delay): said once at info level, and when they go. */
+  private holdingDeletes = 0;
   private engine: SyncEngine | null = null;
   private readonly record: SessionRecord;
   private readonly saved = new IdMapStore();
@@ -232,6 +234,8 @@ export class Worker {
         if (this.deletesConfirmed) engine.confirmDeletes(this.deletesConfirmed = false);
         if (!slaveMark || compareXtime(report.rootXtime!, slaveMark) !== 0) slaveMark = report.rootXtime;
         this.record.advance(t0, report);
+        if (this.holdingDeletes > 0) this.log.info({ event: 'deletes.applied', held: this.holdingDeletes }, 'removals on the master are quiet: the held deletes are applied');
+        this.holdingDeletes = 0;
       } else if (!report.idle) {
         if (report.rootMark && this.state.initialSyncCompleted) {
           // Something below failed, but everything up to the root's new mark is on the slave.
@@ -285,7 +289,10 @@ export class Worker {
       this.state.lastError = { message: report.churn.slice(0, 5).join('; '), at: new Date().toISOString() };
       this.log.warn({ churn: report.churn.length, passes: churnPasses, sample: report.churn.slice(0, 5) }, 'pass incomplete: names keep vanishing before they can be applied; backing off');
     } else if (verdict === 'deletes-held') {
-      this.log.debug({ event: 'deletes.held', held: report.heldDeletes }, 'deletes held until removals on the master are quiet (--delete-delay)');
+      const first = this.holdingDeletes === 0;
+      this.holdingDeletes = report.heldDeletes;
+      const delay = this.cfg.engine.deletes.delayMs / 1000;
+      this.log[first ? 'info' : 'debug']({ event: 'deletes.held', held: report.heldDeletes }, `holding deletes until removals on the master have been quiet for ${delay} s (--delete-delay): a removal still going on is seen whole first`);
     } else {
       // Nothing failed: names or directories were renamed or removed while the pass worked on
       // them (a busy master). What they were in stays unmarked; the next pass, without backing

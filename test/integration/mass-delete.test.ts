@@ -220,6 +220,8 @@ test('ordinary work does not halt (temp files, log rotation, one directory, a bi
     fs.rmSync(path.join(master, 'fifty'), { recursive: true });
     await converge(master, slaveDir, 'rm -r of a 50-file directory');
     notHalted('rm -r of a 50-file directory');
+    const said = logLines(run.output()).map((l) => l['event']);
+    assert.ok(said.includes('deletes.held') && said.includes('deletes.applied'), 'the log says that deletes are held, and when they are applied');
 
     // A big directory renamed: not a delete.
     fs.renameSync(path.join(master, 'd0'), path.join(master, 'd0-renamed'));
