@@ -114,6 +114,16 @@ export class DeleteGuard {
     return fresh;
   }
 
+  /**
+   * How far a subtree needs counting: one entry past --max-delete crosses it on its own (and past
+   * anything the percent limit could still allow). Without a count limit, one past the percent's.
+   */
+  countBudget(slaveEntries: number): number {
+    if (this.cfg.maxDelete > 0) return this.cfg.maxDelete + 1;
+    const appliedTotal = this.applied.reduce((n, x) => n + x.total, 0);
+    return Math.max(Math.floor(((slaveEntries + appliedTotal) * this.cfg.maxDeletePercent) / 100), PERCENT_FLOOR) + 1;
+  }
+
   setCount(path: BytePath, count: SubtreeCount): void {
     const p = this.pending.get(path);
     if (p) this.pending.set(path, { ...p, ...count });

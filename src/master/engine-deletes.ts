@@ -18,7 +18,7 @@ export async function applyDeferredDeletes(ctx: EngineContext, deferred: Deferre
   const now = Date.now();
   const fresh = ctx.guard.reconcile(deferred, now);
   if (ctx.guard.enabled) {
-    const budget = Math.max(ctx.cfg.deletes.maxDelete, 1) + 1;
+    const budget = ctx.guard.countBudget(ctx.ids.size);
     for (const c of fresh) if (c.type === 'dir') ctx.guard.setCount(c.path, await countSlaveSubtree(ctx, c.path, budget, now));
   }
   const decision = ctx.guard.decide(now, ctx.ids.size, ctx.deletesConfirmed);

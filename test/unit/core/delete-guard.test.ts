@@ -183,3 +183,12 @@ describe('DeleteGuard: young names', () => {
     assert.ok(!g.isYoung('b', 150));
   });
 });
+
+describe('DeleteGuard: how far a subtree is counted', () => {
+  it('one past --max-delete; without it, one past what the percent allows (not 2 entries)', () => {
+    assert.equal(new DeleteGuard(cfg({ maxDelete: 1000, maxDeletePercent: 25 })).countBudget(400), 1001);
+    assert.equal(new DeleteGuard(cfg({ maxDelete: 1000, maxDeletePercent: 25 })).countBudget(10_000), 1001);
+    assert.equal(new DeleteGuard(cfg({ maxDelete: 0, maxDeletePercent: 25 })).countBudget(10_000), 2501);
+    assert.equal(new DeleteGuard(cfg({ maxDelete: 0, maxDeletePercent: 25 })).countBudget(0), PERCENT_FLOOR + 1);
+  });
+});
