@@ -8,9 +8,9 @@
 // canonical name, in command-line order.
 import { Command, CommanderError, Option } from 'commander';
 import { gsyncdError } from '../core/errors.js';
+import { parseTunableValue } from '../options/option-values.js';
+import { findTunable, tunables, type TunableName } from '../options/tunables.js';
 import { configOpNames, controlOptions, urlPrintNames, type ControlName } from './control-options.js';
-import { findTunable, tunables, type TunableName } from './options.js';
-import { parseTunableValue } from './option-values.js';
 import type { FlagValue } from './resolve.js';
 import { didYouMean } from './suggest.js';
 

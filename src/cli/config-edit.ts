@@ -4,8 +4,8 @@
 import { open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { gsyncdError } from '../core/errors.js';
+import { findTunable, tunableNames, type Tunable } from '../options/tunables.js';
 import { classifyLine, parseEntryValue, parseSectionHeader, type SectionScope } from './config-file.js';
-import { findTunable, tunableNames, type Tunable } from './options.js';
 import { notEffective } from './resolve.js';
 import { didYouMean } from './suggest.js';
 

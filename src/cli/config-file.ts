@@ -5,9 +5,9 @@
 // reported as `FILE:LINE: reason` (exit 78) before anything runs or is written.
 import { readFile } from 'node:fs/promises';
 import { gsyncdError } from '../core/errors.js';
+import { parseTunableValue, type ParsedValue, type TypedValue } from '../options/option-values.js';
+import { findTunable, tunableNames, type Tunable, type TunableName } from '../options/tunables.js';
 import { normalizeUrl, parseUrl } from '../url/url.js';
-import { findTunable, tunableNames, type Tunable, type TunableName } from './options.js';
-import { parseTunableValue, type ParsedValue, type TypedValue } from './option-values.js';
 import { didYouMean } from './suggest.js';
 
 export type LineShape =

@@ -1,6 +1,6 @@
 // Control options say what gsyncd should do (serve as slave, print a config value, …). They are
 // command-line only: not tunables, so never config keys or GSYNCD_* variables.
-import type { PlannedArea } from './options.js';
+import type { PlannedArea } from '../options/tunables.js';
 
 export interface ControlSpec {
   readonly name: string;

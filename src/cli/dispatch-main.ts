@@ -2,7 +2,7 @@
 // remote slave. It starts once per transfer, so bin/gsyncd.js comes here directly without loading
 // the rest of the CLI (the master, the HTTP server, ssh2): half of its start-up time.
 import { describeError, exitCodeOf } from '../core/errors.js';
-import { createLogger } from '../observe/logger.js';
+import { createLogger } from '../log/logger.js';
 import { parseDispatchArgs, runDispatch } from '../slave/dispatch.js';
 
 /** Resolves to the exit status; a bad argument vector is one `gsyncd: ...` line, as in main(). */

@@ -5,12 +5,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { exitCodeMeaning } from '../core/errors.js';
+import { describeType, formatValue } from '../options/option-values.js';
+import { packageRoot } from '../options/package-info.js';
+import { envVarOf, tunables, type TunableSpec } from '../options/tunables.js';
 import { templateNames } from './config-file.js';
 import { controlOptions } from './control-options.js';
 import { aliasNote, controlFlags, tunableFlags, urlForms } from './help.js';
-import { envVarOf, tunables, type TunableSpec } from './options.js';
-import { describeType, formatValue } from './option-values.js';
-import { packageRoot } from './package-info.js';
 
 const regenerate = 'node --import tsx src/cli/docs.ts';
 const cell = (text: string): string => text.replace(/\|/g, '\\|');

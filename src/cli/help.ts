@@ -1,9 +1,9 @@
 // --help, generated from the two option tables and the exit-code table.
 import { exitCodeMeaning } from '../core/errors.js';
+import { describeType, formatValue } from '../options/option-values.js';
+import { tunables, type TunableSpec } from '../options/tunables.js';
 import { controlOptions, type ControlSpec } from './control-options.js';
-import { tunables, type TunableSpec } from './options.js';
 import { statusUsage } from './status-args.js';
-import { describeType, formatValue } from './option-values.js';
 
 /** URL forms of the original README, shared with docs/options.md. */
 export const urlForms: readonly (readonly [string, string])[] = [

@@ -4,6 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { describeError, exitCodeMeaning, exitCodeOf, gsyncdError, isGsyncdError } from '../core/errors.js';
 import type { runMaster } from '../master/run.js';
+import { formatValue } from '../options/option-values.js';
+import { defaultConfigPath, defaultRemoteGsyncd, packageVersion } from '../options/package-info.js';
+import { findTunable, tunables, type ResolvedOptions } from '../options/tunables.js';
 import type { runSlave } from '../slave/run.js';
 import { canonicalizeEscapeUrl, canonicalizeUrl, checkPair, normalizeUrl, parseUrl, quotePlus, volumeOf, type ResourceUrl } from '../url/url.js';
 import { parseArgs, type ConfigOp, type ParsedArgs, type UrlForm } from './args.js';
@@ -11,9 +14,6 @@ import { editConfigFile, tunableForConfigOp } from './config-edit.js';
 import { applicableEntries, loadConfigFile } from './config-file.js';
 import { renderDefaultConfig, renderOptionsDoc } from './docs.js';
 import { renderHelp } from './help.js';
-import { findTunable, tunables, type ResolvedOptions } from './options.js';
-import { formatValue } from './option-values.js';
-import { defaultConfigPath, defaultRemoteGsyncd, packageVersion } from './package-info.js';
 import { resolveOptions } from './resolve.js';
 
 /** Everything main touches outside itself, so tests can run it in-process. */

@@ -6,8 +6,8 @@ import { expandTemplates, type ConfigEntry } from './config-file.js';
 import {
   buildResolvedOptions, envVarOf, tunables,
   type ControlSettings, type ResolvedOptions, type Tunable, type TunableName, type ValueSource,
-} from './options.js';
-import { parseTunableValue, type TypedValue } from './option-values.js';
+} from '../options/tunables.js';
+import { parseTunableValue, type TypedValue } from '../options/option-values.js';
 
 /** A tunable given on the command line: the raw text (true/false for bare boolean flags) and the spelling used. */
 export interface FlagValue {

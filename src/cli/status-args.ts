@@ -2,7 +2,7 @@
 // directory, the MASTER SLAVE pair with its session name, a config file) plus where to ask.
 // Pure: argv in, request out; main.ts resolves it through the same layers as a session.
 import { gsyncdError } from '../core/errors.js';
-import type { TunableName } from './options.js';
+import type { TunableName } from '../options/tunables.js';
 import type { FlagValue } from './resolve.js';
 
 export interface StatusArgs {

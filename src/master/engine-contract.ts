@@ -5,7 +5,10 @@ import type { DeleteGuardConfig, Trip } from '../core/delete-guard.js';
 import type { EntryOp, OpResult } from '../core/ops.js';
 import type { HaltReason } from '../core/safety.js';
 import type { Xtime } from '../core/xtime.js';
+import type { EngineLog } from '../log/logger.js';
 import type { RsyncConfig, RsyncRun } from '../transport/rsync.js';
+
+export type { EngineLog };
 
 export interface EngineConfig {
   readonly markKey: string;
@@ -19,15 +22,6 @@ export interface EngineConfig {
   readonly batchMaxBytes: number;
   /** Delay before rsync retry `attempt` (1-based). */
   readonly retryDelayMs: (attempt: number) => number;
-}
-
-export interface EngineLog {
-  /** Every entry op and its result (optional: loggers without trace skip it). */
-  trace?(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
 }
 
 export interface EngineEvents {

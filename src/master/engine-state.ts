@@ -8,7 +8,7 @@ import type { IdMap } from '../core/id-map.js';
 import type { EntryOp } from '../core/ops.js';
 import { decisionCount, emptyDecisions, type Decisions } from '../core/plan.js';
 import type { Xtime } from '../core/xtime.js';
-import type { SlaveEndpoint } from '../slave/endpoint.js';
+import type { SlaveEndpoint } from '../protocol/endpoint.js';
 import type { RsyncResult } from '../transport/rsync.js';
 import type { EngineConfig, EngineEvents, EngineLog } from './engine-contract.js';
 import type { MasterSource } from './source.js';

@@ -9,9 +9,9 @@ import type { HaltReason } from '../core/safety.js';
 import { decodeXtime, formatXtime, type Xtime } from '../core/xtime.js';
 import { absPath, copyVanished, listDir, lstatEntry, type RawStat } from '../fs/tree.js';
 import { getXattr } from '../fs/xattr.js';
-import type { EngineLog } from './engine.js';
-import { AuxMount, readMountSettleMs, type AuxMountOptions } from './gluster-mount.js';
-import { volumeInfo, type VolumeInfo } from './gluster-volume.js';
+import { AuxMount, readMountSettleMs, type AuxMountOptions } from '../gluster/mount.js';
+import { volumeInfo, type VolumeInfo } from '../gluster/volume.js';
+import type { EngineLog } from '../log/logger.js';
 import type { MasterSource } from './source.js';
 
 export interface GlusterMountConfig {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { BytePath } from '../core/bytepath.js';
 import { IdMap } from '../core/id-map.js';
 import { opPaths, type EntryOp } from '../core/ops.js';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import { Journal } from './journal.js';
 
 export class IdMapStore {

@@ -3,6 +3,7 @@
 // Keys are byte strings (see core/bytepath), which JSON round-trips exactly.
 import fs from 'node:fs';
 import path from 'node:path';
+import { fsyncDir, writeFileDurably } from '../fs/durable.js';
 
 type Line = ['s', string, unknown] | ['d', string];
 
@@ -78,29 +79,4 @@ export class Journal<V> {
       this.fd = fs.openSync(this.file, 'a');
     }
   }
-}
-
-export function writeFileDurably(file: string, data: string | Buffer): void {
-  const fd = fs.openSync(file, 'w', 0o600);
-  try {
-    if (typeof data === 'string') fs.writeSync(fd, data);
-    else fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-export function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-}
-
-/** Replace `file` atomically with `data`: temp file, fsync, rename, fsync the directory. */
-export function atomicWrite(file: string, data: string | Buffer): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp.${process.pid}`;
-  writeFileDurably(tmp, data);
-  fs.renameSync(tmp, file);
-  fsyncDir(path.dirname(file));
 }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { nextLinkVerifyAt, verifyReason, type VerifyReason } from '../core/verify.js';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import type { PassReport } from './engine.js';
 
 export class LinkDebt {

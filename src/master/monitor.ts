@@ -3,18 +3,18 @@
 // owns the HTTP endpoints and metrics so they stay up while a worker restarts. The worker reports
 // its events over the IPC channel; the monitor feeds them into the metrics.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { ResolvedOptions } from '../cli/options.js';
-import { packageVersion } from '../cli/package-info.js';
 import { describeError, gsyncdError } from '../core/errors.js';
+import { latchedHalts } from '../core/safety.js';
 import { giveUpAfter, restartDelayMs } from '../core/states.js';
+import type { Logger } from '../log/logger.js';
 import { buildHttpServer, check, heartbeatCheck, livenessWindowMs, startHttp } from '../observe/http.js';
-import type { Logger } from '../observe/logger.js';
-import { attachMasterMetrics, sessionInfoOf, type MasterMetricsHooks } from '../observe/master-metrics.js';
 import { createMetrics } from '../observe/metrics.js';
 import { computeStatus } from '../observe/status.js';
-import { latchedHalts } from '../core/safety.js';
+import { packageVersion } from '../options/package-info.js';
+import type { ResolvedOptions } from '../options/tunables.js';
+import { readState, writeState, type SessionState } from '../session/state-file.js';
 import type { ResourceUrl } from '../url/url.js';
-import { readState, writeState, type SessionState } from './state-file.js';
+import { attachMasterMetrics, sessionInfoOf, type MasterMetricsHooks } from './master-metrics.js';
 import { WORKER_ENV, type HookMessage } from './worker-ipc.js';
 import type { WorkerConfig } from './worker.js';
 

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatProgress, progressLine } from '../core/progress.js';
-import type { Logger } from '../observe/logger.js';
+import type { Logger } from '../log/logger.js';
 import type { MasterSource } from './source.js';
 
 export class PassProgress {

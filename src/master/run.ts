@@ -1,13 +1,13 @@
 // Master mode: build the session, run the worker, translate its outcome into an exit status.
-import type { ResolvedOptions } from '../cli/options.js';
 import { describeError, isGsyncdError } from '../core/errors.js';
-import { createLogger, type Logger } from '../observe/logger.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import type { ResolvedOptions } from '../options/tunables.js';
+import { acquireSessionLock } from '../session/lock.js';
+import { readState, writeState } from '../session/state-file.js';
 import type { ResourceUrl } from '../url/url.js';
 import { openMaster, openSlave, workerConfig } from './session.js';
-import { acquireSessionLock } from './session-lock.js';
-import { readState, writeState } from './state-file.js';
-import type { WorkerConfig } from './worker.js';
 import { WORKER_ENV, workerHookProxy } from './worker-ipc.js';
+import type { WorkerConfig } from './worker.js';
 
 /** How long an orphaned worker may take to finish a start-up step before it just exits. */
 const ORPHAN_EXIT_MS = 10_000;

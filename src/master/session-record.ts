@@ -1,12 +1,12 @@
 // The session state a worker keeps and publishes: worker and crawl state, synced-up-to and
 // the root's stime, the checkpoint, the last pass; written atomically to the state file (at a
 // bounded rate while idle) and told to the monitor through the hooks.
-import { checkpointProgress, resolveCheckpoint } from '../observe/checkpoint.js';
-import type { Logger } from '../observe/logger.js';
+import { checkpointProgress, resolveCheckpoint } from '../core/checkpoint.js';
 import type { CrawlState, WorkerState } from '../core/states.js';
 import { formatXtime, type Xtime } from '../core/xtime.js';
+import type { Logger } from '../log/logger.js';
+import { readState, writeState, type SessionState } from '../session/state-file.js';
 import type { PassReport } from './engine.js';
-import { readState, writeState, type SessionState } from './state-file.js';
 import type { WorkerConfig, WorkerHooks } from './worker-contract.js';
 
 /** How often an idle worker rewrites (and fsyncs) its state file. */

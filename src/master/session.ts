@@ -1,13 +1,13 @@
 // From URLs and options to a running worker: which master source, which slave endpoint, where
 // the session keeps its state.
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import fs from 'node:fs';
-import type { ResolvedOptions } from '../cli/options.js';
-import { defaultRemoteGsyncd } from '../cli/package-info.js';
 import { gsyncdError } from '../core/errors.js';
-import type { Logger } from '../observe/logger.js';
-import type { SlaveEndpoint } from '../slave/endpoint.js';
+import type { Logger } from '../log/logger.js';
+import { defaultRemoteGsyncd } from '../options/package-info.js';
+import type { ResolvedOptions } from '../options/tunables.js';
+import type { SlaveEndpoint } from '../protocol/endpoint.js';
 import type { SshConnectResult } from '../transport/ssh-slave.js';
 import { normalizeUrl, sessionKey, type ResourceUrl } from '../url/url.js';
 import type { MasterSource } from './source.js';

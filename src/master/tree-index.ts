@@ -7,7 +7,8 @@ import path from 'node:path';
 import { baseName, joinRel, parentOf, type BytePath } from '../core/bytepath.js';
 import { gsyncdError } from '../core/errors.js';
 import { decodeIndexed, encodeIndexed, type IndexedDir, type IndexedEntry, type IndexTuple } from '../core/tracker-compare.js';
-import { atomicWrite, Journal } from './journal.js';
+import { atomicWrite } from '../fs/durable.js';
+import { Journal } from './journal.js';
 
 type IndexValue = IndexTuple | number;
 

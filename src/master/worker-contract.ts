@@ -1,7 +1,7 @@
 // What a worker takes and whom it tells: its configuration, the hooks the monitor (or metrics)
 // attach, and the exit statuses the monitor understands.
+import type { SessionState } from '../session/state-file.js';
 import type { EngineConfig, EngineEvents, PassReport } from './engine.js';
-import type { SessionState } from './state-file.js';
 
 export interface WorkerConfig {
   readonly session: string;

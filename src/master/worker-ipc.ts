@@ -1,6 +1,6 @@
 // The worker's side of the monitor link: kept apart from monitor.ts so that a worker does not
 // load the monitor's HTTP and metrics stack (fastify, prom-client) it never uses.
-import type { MasterMetricsHooks } from '../observe/master-metrics.js';
+import type { MasterMetricsHooks } from './master-metrics.js';
 
 /** Environment marker: this process is the worker a monitor spawned. */
 export const WORKER_ENV = 'GSYNCD_ROLE';

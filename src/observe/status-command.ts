@@ -10,8 +10,8 @@
 // gone is `halted` (daemon_not_running).
 import fs from 'node:fs';
 import path from 'node:path';
-import { pidAlive } from '../master/pid.js';
-import { readState, type SessionState } from '../master/state-file.js';
+import { pidAlive } from '../session/pid.js';
+import { readState, type SessionState } from '../session/state-file.js';
 import {
   computeStatus, defaultThresholds, verdictExitCode, verdicts, type SessionStatus, type StatusDoc, type StatusThresholds, type WorkerInput,
 } from './status.js';

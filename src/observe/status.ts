@@ -13,9 +13,9 @@
 //   catching-up  initial sync not complete · synced_up_to unknown · lag > in-sync-lag                          exit 0
 //   in-sync      everything else                                                                              exit 0
 //   unknown      no daemon and no state file                                                                  exit 3
+import { checkpointProgress } from '../core/checkpoint.js';
 import { latchedHalts, type HaltReason } from '../core/safety.js';
-import type { SessionState } from '../master/state-file.js';
-import { checkpointProgress } from './checkpoint.js';
+import type { SessionState } from '../session/state-file.js';
 
 export const verdicts = ['in-sync', 'catching-up', 'degraded', 'halted', 'unknown'] as const;
 export type Verdict = (typeof verdicts)[number];

@@ -27,7 +27,8 @@ import {
 } from '../observe/labels.js';
 import type { EntryOp, OpResult } from '../core/ops.js';
 import type { RsyncResult } from '../transport/rsync.js';
-import { PROTOCOL_VERSION, type RpcCloseReason, type RpcHandler } from '../transport/rpc.js';
+import { type RpcHandler } from '../transport/rpc.js';
+import { PROTOCOL_VERSION, type RpcCloseReason } from '../protocol/messages.js';
 
 export const defaultAgentSocket = '/run/gsyncd/agent.sock';
 

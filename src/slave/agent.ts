@@ -24,14 +24,14 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
-import { packageVersion } from '../cli/package-info.js';
 import { describeError, gsyncdError } from '../core/errors.js';
 import { restartDelayMs } from '../core/states.js';
+import { createLogger, type Logger } from '../log/logger.js';
 import { buildHttpServer, check, heartbeatCheck, livenessWindowMs, startHttp, type CheckResult } from '../observe/http.js';
 import { unknownSession } from '../observe/labels.js';
-import { createLogger, type Logger } from '../observe/logger.js';
 import { createMetrics, type SlaveMetrics } from '../observe/metrics.js';
 import { isoSeconds, type StatusDoc } from '../observe/status.js';
+import { packageVersion } from '../options/package-info.js';
 import { defaultAgentSocket, MAX_EVENT_LINE, parseAgentEvent, type AgentEvent } from './agent-events.js';
 import { selfGsyncdArgv } from './dispatch.js';
 

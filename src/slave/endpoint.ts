@@ -1,20 +1,12 @@
-// What the sync engine needs from a slave, local (in-process) or remote (RPC over SSH).
+// A slave directory on this host, served in-process through the same SlaveServer a remote
+// slave runs behind its RPC server.
 import type { BytePath } from '../core/bytepath.js';
 import type { SlaveEntry } from '../core/entry.js';
 import type { EntryOp, OpResult } from '../core/ops.js';
 import type { Xtime } from '../core/xtime.js';
-import type { RsyncTarget } from '../transport/rsync.js';
-import { SlaveServer, type SlaveIdentity } from './server.js';
+import type { RsyncTarget, SlaveEndpoint, SlaveIdentity } from '../protocol/endpoint.js';
+import { SlaveServer } from './server.js';
 
-export interface SlaveEndpoint {
-  readonly description: string;
-  identity(): Promise<SlaveIdentity>;
-  list(dir: BytePath, markKey: string): Promise<SlaveEntry[] | null>;
-  readMark(dir: BytePath, markKey: string): Promise<Xtime | null>;
-  apply(ops: EntryOp[], markKey: string): Promise<OpResult[]>;
-  rsyncTarget(): RsyncTarget;
-  close(): Promise<void>;
-}
 
 /** A slave directory on this host, served in-process. */
 export class LocalSlave implements SlaveEndpoint {

@@ -11,11 +11,11 @@
 // - st_dev of a FUSE mount is new on every mount, so the root identity is the volume id.
 import type { BytePath } from '../core/bytepath.js';
 import type { EntryOp } from '../core/ops.js';
-import type { EngineLog } from '../master/engine.js';
-import { AuxMount, splitParams } from '../master/gluster-mount.js';
+import { AuxMount, splitParams } from '../gluster/mount.js';
+import type { EngineLog } from '../log/logger.js';
 import { auxMountOptions, glusterNamespace, startedVolumeInfo, type GlusterMountConfig } from '../master/gluster-source.js';
+import type { SlaveIdentity } from '../protocol/endpoint.js';
 import { LocalSlave } from './endpoint.js';
-import type { SlaveIdentity } from './server.js';
 
 export interface GlusterSlaveOptions extends GlusterMountConfig {
   readonly log?: EngineLog;

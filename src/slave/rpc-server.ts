@@ -7,10 +7,11 @@ import { displayPath } from '../core/bytepath.js';
 import type { EntryType } from '../core/entry.js';
 import { gsyncdError, type GsyncdError } from '../core/errors.js';
 import type { EntryOp } from '../core/ops.js';
-import type { Logger } from '../observe/logger.js';
-import { PROTOCOL_VERSION, RpcServer, type HelloReply, type RpcCloseReason } from '../transport/rpc.js';
+import type { Logger } from '../log/logger.js';
+import type { SlaveEndpoint } from '../protocol/endpoint.js';
+import { PROTOCOL_VERSION, type HelloReply, type RpcCloseReason } from '../protocol/messages.js';
+import { RpcServer } from '../transport/rpc.js';
 import type { SlaveSessionEvents } from './agent-events.js';
-import type { SlaveEndpoint } from './endpoint.js';
 import { SlaveServer } from './server.js';
 
 /**

@@ -5,9 +5,9 @@
 // stream or inactivity ("connection inactive", --timeout).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ResolvedOptions } from '../cli/options.js';
 import { describeError, gsyncdError } from '../core/errors.js';
-import { createLogger, type Logger } from '../observe/logger.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import type { ResolvedOptions } from '../options/tunables.js';
 import type { RpcServer } from '../transport/rpc.js';
 import { normalizeUrl, type ResourceUrl } from '../url/url.js';
 import { agentEmitter, connOf, slaveSessionEvents } from './agent-events.js';

@@ -5,22 +5,16 @@ import os from 'node:os';
 import { baseName, displayPath, joinRel, parentOf, type BytePath } from '../core/bytepath.js';
 import type { SlaveEntry } from '../core/entry.js';
 import { gsyncdError } from '../core/errors.js';
-import { NOOP, OK, independentWaves, opPaths, type EntryOp, type OpResult } from '../core/ops.js';
+import { independentWaves, NOOP, OK, opPaths, type EntryOp, type OpResult } from '../core/ops.js';
 import { checkRelPath } from '../core/path-guard.js';
 import { decodeXtime, encodeXtime, type Xtime } from '../core/xtime.js';
 import { absPath, listDir, lstatEntry } from '../fs/tree.js';
+import type { SlaveIdentity } from '../protocol/endpoint.js';
 import { getXattr, markNamespace, setXattr } from '../fs/xattr.js';
 
 /** Entry ops in flight at once (each is a few round trips on a FUSE slave). */
 const APPLY_PARALLELISM = 16;
 
-export interface SlaveIdentity {
-  /** Device and inode of the root: a replaced root (new fs, new dir) changes them. */
-  readonly root: string;
-  readonly rootDev: string;
-  readonly rootIno: string;
-  readonly fsType?: string;
-}
 
 export class SlaveServer {
   private tmpSeq = 0;

@@ -12,11 +12,10 @@ import type { SlaveEntry } from '../core/entry.js';
 import { gsyncdError } from '../core/errors.js';
 import type { EntryOp, OpResult } from '../core/ops.js';
 import type { Xtime } from '../core/xtime.js';
-import type { Logger } from '../observe/logger.js';
-import type { SlaveEndpoint } from '../slave/endpoint.js';
-import type { SlaveIdentity } from '../slave/server.js';
-import type { RsyncTarget } from './rsync.js';
-import { RpcClient, type HelloReply, type RpcCloseReason } from './rpc.js';
+import type { Logger } from '../log/logger.js';
+import type { RsyncTarget, SlaveEndpoint, SlaveIdentity } from '../protocol/endpoint.js';
+import type { HelloReply, RpcCloseReason } from '../protocol/messages.js';
+import { RpcClient } from './rpc.js';
 
 export interface SlaveStreams {
   /** What the slave writes (its stdout). */

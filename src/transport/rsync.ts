@@ -3,6 +3,7 @@
 // entry ops beforehand, hence --no-implied-dirs; -a without -r does not recurse into listed dirs.
 import { spawn } from 'node:child_process';
 import { fromText, joinRel, parentOf, pathBytes, type BytePath } from '../core/bytepath.js';
+import type { RsyncTarget } from '../protocol/endpoint.js';
 
 export type RsyncResult = 'ok' | 'partial' | 'vanished' | 'error';
 
@@ -17,14 +18,6 @@ export interface RsyncRun {
   readonly durationMs: number;
 }
 
-export interface RsyncTarget {
-  /** Destination argument: a local directory, or `host:/path` reached through `rsh`. */
-  readonly dest: string;
-  /** Remote shell for rsync -e (remote slaves only). */
-  readonly rsh?: string;
-  /** The receiving rsync cannot set owners (a non-root slave login): no --super. */
-  readonly unprivileged?: boolean;
-}
 
 export interface RsyncConfig {
   readonly command: string[];

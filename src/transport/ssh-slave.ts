@@ -11,13 +11,11 @@ import type { SlaveEntry } from '../core/entry.js';
 import { gsyncdError, isGsyncdError } from '../core/errors.js';
 import type { EntryOp, OpResult } from '../core/ops.js';
 import type { Xtime } from '../core/xtime.js';
-import type { Logger } from '../observe/logger.js';
-import type { SlaveEndpoint } from '../slave/endpoint.js';
-import type { SlaveIdentity } from '../slave/server.js';
+import type { Logger } from '../log/logger.js';
+import type { RsyncTarget, SlaveEndpoint, SlaveIdentity } from '../protocol/endpoint.js';
 import { normalizeUrl, type SshUrl } from '../url/url.js';
 import { RemoteSlave } from './remote-slave.js';
 import { RshServer } from './rsh-server.js';
-import type { RsyncTarget } from './rsync.js';
 import { slaveStartProblem, type SlaveStartReason } from './slave-start.js';
 import { SshConnection } from './ssh.js';
 

@@ -20,10 +20,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { classifyLine, loadConfigFile, parseConfigText, applicableEntries } from '../../src/cli/config-file.js';
+import { applicableEntries, classifyLine, loadConfigFile, parseConfigText } from '../../src/cli/config-file.js';
 import { main } from '../../src/cli/main.js';
-import { findTunable, tunableNames } from '../../src/cli/options.js';
 import { isGsyncdError } from '../../src/core/errors.js';
+import { findTunable, tunableNames } from '../../src/options/tunables.js';
 import { mustRun, requireRoot, testCleanup, tmpDir, unmount } from '../support/proc.js';
 
 const FILE = '/etc/gsyncd/fuzz.conf';

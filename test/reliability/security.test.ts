@@ -26,14 +26,13 @@ import { test } from 'node:test';
 import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
 import { isGsyncdError } from '../../src/core/errors.js';
 import type { EntryOp, OpResult } from '../../src/core/ops.js';
+import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.js';
 import { SlaveServer } from '../../src/slave/server.js';
-import { encodeFrame, FrameDecoder } from '../../src/transport/frame.js';
 import { RpcClient } from '../../src/transport/rpc.js';
-import { GSYNCD_BIN, gsyncd } from '../support/gsyncd.js';
-import type { Sshd } from '../support/sshd.js';
+import { gsyncd, GSYNCD_BIN } from '../support/gsyncd.js';
 import { twoHosts } from '../support/netns.js';
 import { freePort, requireRoot, requireTools, sleep, testCleanup, tmpDir } from '../support/proc.js';
-import { sshKeygen } from '../support/sshd.js';
+import { sshKeygen, type Sshd } from '../support/sshd.js';
 import { makeSmallFiles } from '../support/workload.js';
 import { converge, remoteSession, stopRun } from './lib.js';
 

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { applicableEntries, parseConfigText } from '../../../src/cli/config-file.js';
 import { renderDefaultConfig, renderOptionsDoc } from '../../../src/cli/docs.js';
-import { envVarOf, tunables } from '../../../src/cli/options.js';
-import { packageRoot } from '../../../src/cli/package-info.js';
+import { packageRoot } from '../../../src/options/package-info.js';
+import { envVarOf, tunables } from '../../../src/options/tunables.js';
 import { runCli, withTempDir } from './harness.js';
 
 const regenerate = 'regenerate with: node --import tsx src/cli/docs.ts';

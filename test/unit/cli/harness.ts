@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.js';
-import type { ResolvedOptions } from '../../../src/cli/options.js';
+import type { ResolvedOptions } from '../../../src/options/tunables.js';
 import type { ResourceUrl } from '../../../src/url/url.js';
 
 export interface CliRun {

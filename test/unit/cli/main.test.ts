@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { controlOptions } from '../../../src/cli/control-options.js';
 import { main } from '../../../src/cli/main.js';
-import { tunables } from '../../../src/cli/options.js';
+import { tunables } from '../../../src/options/tunables.js';
 import { runCli, withTempDir } from './harness.js';
 
 const session = [':pop', '/data/mirror'];

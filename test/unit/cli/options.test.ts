@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { controlOptions } from '../../../src/cli/control-options.js';
-import { camelCaseOf, defaultOptions, envVarOf, findTunable, tunables } from '../../../src/cli/options.js';
-import { formatValue, parseTunableValue } from '../../../src/cli/option-values.js';
 import { closestName, levenshtein } from '../../../src/cli/suggest.js';
+import { formatValue, parseTunableValue } from '../../../src/options/option-values.js';
+import { camelCaseOf, defaultOptions, envVarOf, findTunable, tunables } from '../../../src/options/tunables.js';
 
 const spec = (name: string) => {
   const t = findTunable(name);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, it } from 'node:test';
-import { binScript, remoteGsyncdFor } from '../../../src/cli/package-info.js';
+import { binScript, remoteGsyncdFor } from '../../../src/options/package-info.js';
 import { runCli } from './harness.js';
 
 const session = ['/srv/m', 'backup@host:/srv/s'];

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseStatusArgs } from '../../../src/cli/status-args.js';
 import { isGsyncdError } from '../../../src/core/errors.js';
-import type { SessionState } from '../../../src/master/state-file.js';
+import type { SessionState } from '../../../src/session/state-file.js';
 import { parseUrl, sessionKey } from '../../../src/url/url.js';
 import { sessionState } from '../observe/support.js';
 import { runCli, withTempDir } from './harness.js';

@@ -4,7 +4,7 @@
 // start-up with exit 78).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findTunable } from '../../../src/cli/options.js';
+import { findTunable } from '../../../src/options/tunables.js';
 import { at, read, yamlDocs } from './helpers.js';
 
 interface Service {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { attachMasterMetrics } from '../../../src/observe/master-metrics.js';
+import { attachMasterMetrics } from '../../../src/master/master-metrics.js';
 import { batchDurationBuckets, createMetrics, describeMetrics } from '../../../src/observe/metrics.js';
 import { find, samples, type Sample } from './support.js';
 

@@ -3,11 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { SessionState } from '../../../src/master/state-file.js';
 import { buildHttpServer } from '../../../src/observe/http.js';
 import { createMetrics } from '../../../src/observe/metrics.js';
 import { formatStatus, listStateFiles, runStatus } from '../../../src/observe/status-command.js';
 import { computeStatus, type StatusDoc } from '../../../src/observe/status.js';
+import type { SessionState } from '../../../src/session/state-file.js';
 import { sessionState } from './support.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gsyncd-status-'));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SessionState } from '../../../src/master/state-file.js';
 import { computeStatus, isoSeconds, verdictExitCode, type LiveWorker, type StatusDoc, type Verdict, type WorkerInput } from '../../../src/observe/status.js';
+import type { SessionState } from '../../../src/session/state-file.js';
 import { sessionState } from './support.js';
 
 const now = Date.parse('2026-11-25T14:09:03Z');

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { Registry } from 'prom-client';
 import type { PassReport } from '../../../src/master/engine.js';
-import type { SessionState } from '../../../src/master/state-file.js';
+import type { SessionState } from '../../../src/session/state-file.js';
 
 export type Sample = { name: string; labels: Record<string, string>; value: number };
 

@@ -9,11 +9,11 @@ import pino from 'pino';
 import type { MasterEntry } from '../../../src/core/entry.js';
 import type { EntryOp, OpResult } from '../../../src/core/ops.js';
 import type { Xtime } from '../../../src/core/xtime.js';
+import { attachMasterMetrics } from '../../../src/master/master-metrics.js';
 import type { MasterSource } from '../../../src/master/source.js';
 import { Worker, type WorkerConfig } from '../../../src/master/worker.js';
-import { attachMasterMetrics } from '../../../src/observe/master-metrics.js';
 import { createMetrics } from '../../../src/observe/metrics.js';
-import type { SlaveEndpoint } from '../../../src/slave/endpoint.js';
+import type { SlaveEndpoint } from '../../../src/protocol/endpoint.js';
 import { samples, value } from './support.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gsyncd-worker-metrics-'));

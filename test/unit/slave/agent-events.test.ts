@@ -15,7 +15,7 @@ import { runDispatch, type DispatchPolicy } from '../../../src/slave/dispatch.js
 import { serveSlave } from '../../../src/slave/rpc-server.js';
 import { SlaveServer } from '../../../src/slave/server.js';
 import { RemoteSlave } from '../../../src/transport/remote-slave.js';
-import type { RpcCloseReason } from '../../../src/transport/rpc.js';
+import type { RpcCloseReason } from '../../../src/protocol/messages.js';
 
 let tmp: string;
 before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gsyncd-agent-events-')); });

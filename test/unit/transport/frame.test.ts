@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isGsyncdError } from '../../../src/core/errors.js';
-import { FrameDecoder, MAX_FRAME, encodeFrame, isFrameError } from '../../../src/transport/frame.js';
+import { encodeFrame, FrameDecoder, isFrameError, MAX_FRAME } from '../../../src/protocol/frame.js';
 
 const header = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n, 0); return b; };
 const raw = (payload: string | Buffer) => { const p = Buffer.isBuffer(payload) ? payload : Buffer.from(payload, 'utf8'); return Buffer.concat([header(p.length), p]); };

@@ -7,10 +7,11 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { isGsyncdError } from '../../../src/core/errors.js';
+import type { RpcCloseReason } from '../../../src/protocol/messages.js';
 import { serveSlave } from '../../../src/slave/rpc-server.js';
 import { SlaveServer } from '../../../src/slave/server.js';
 import { RemoteSlave } from '../../../src/transport/remote-slave.js';
-import { RpcClient, type RpcCloseReason } from '../../../src/transport/rpc.js';
+import { RpcClient } from '../../../src/transport/rpc.js';
 
 function memLog() {
   const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = [];

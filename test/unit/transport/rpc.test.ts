@@ -3,8 +3,9 @@ import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isGsyncdError } from '../../../src/core/errors.js';
-import { encodeFrame, FrameDecoder } from '../../../src/transport/frame.js';
-import { BROKEN, RpcClient, RpcServer, checkHelloReply, type RpcHandler } from '../../../src/transport/rpc.js';
+import { encodeFrame, FrameDecoder } from '../../../src/protocol/frame.js';
+import { BROKEN, checkHelloReply } from '../../../src/protocol/messages.js';
+import { RpcClient, RpcServer, type RpcHandler } from '../../../src/transport/rpc.js';
 
 /** A log that records what it is told. */
 function memLog() {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EntryOp, OpResult } from '../../../src/core/ops.js';
+import { attachMasterMetrics, sessionInfoOf } from '../../../src/master/master-metrics.js';
+import { createMetrics } from '../../../src/observe/metrics.js';
 import type { RsyncRun } from '../../../src/transport/rsync.js';
 import { parseUrl } from '../../../src/url/url.js';
-import { attachMasterMetrics, sessionInfoOf } from '../../../src/observe/master-metrics.js';
-import { createMetrics } from '../../../src/observe/metrics.js';
-import { find, passReport, samples, sessionState, value } from './support.js';
+import { find, passReport, samples, sessionState, value } from '../observe/support.js';
 
 const session = 'gv0_backup1_gv0b';
 const SB = { session, brick: '0' };

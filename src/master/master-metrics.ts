@@ -11,18 +11,18 @@
 // computes max(0, now − synced_up_to) at scrape time (§2 rule 4). It is removed while the worker
 // is passive or before its initial sync (rule 5).
 import type { OpResult, EntryOp } from '../core/ops.js';
-import type { BatchSummary, PassReport } from '../master/engine.js';
-import type { SessionState } from '../master/state-file.js';
-import type { WorkerHooks } from '../master/worker.js';
+import type { BatchSummary, PassReport } from './engine.js';
+import type { SessionState } from '../session/state-file.js';
+import type { WorkerHooks } from './worker.js';
 import type { RsyncRun } from '../transport/rsync.js';
 import type { ResourceUrl } from '../url/url.js';
-import { checkpointProgress } from './checkpoint.js';
+import { checkpointProgress } from '../core/checkpoint.js';
 import {
   assertBrick, assertSession, batchPhases, crawlStateLabel, crawlStates, entryOpLabel, haltReasons, opTypes,
   workerStateLabel, workerStateLabels, type BatchPhase, type OpType, type ResourceKind, type SkipReason, type SshResult, type SyncMethod,
-} from './labels.js';
-import { setStateSet, type MasterMetrics } from './metrics.js';
-import type { LiveWorker } from './status.js';
+} from '../observe/labels.js';
+import { setStateSet, type MasterMetrics } from '../observe/metrics.js';
+import type { LiveWorker } from '../observe/status.js';
 
 /** Info-metric labels; hosts and volumes appear nowhere else. */
 export interface SessionInfo {

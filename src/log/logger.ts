@@ -14,3 +14,13 @@ export function createLogger(opts: { level?: string; file?: string; base?: Recor
     pino.destination({ dest, sync: true, mkdir: typeof dest === 'string' }),
   );
 }
+
+/** The part of a logger that library code needs: a pino Logger is one, so is a test's recorder. */
+export interface EngineLog {
+  /** Every entry op and its result (optional: loggers without trace skip it). */
+  trace?(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}

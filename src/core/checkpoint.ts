@@ -6,7 +6,7 @@
 //   checkpointProgress(cp, syncedUpTo, nowMs)  after each advance of synced_up_to: completed yet?
 //
 // All times are milliseconds on the master's clock, like SessionState.syncedUpTo.
-import { gsyncdError } from '../core/errors.js';
+import { gsyncdError } from './errors.js';
 
 export interface Checkpoint {
   /** T_c, ms on the master clock. */

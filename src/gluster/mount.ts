@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gsyncdError } from '../core/errors.js';
-import { glusterBinary, runCli } from './gluster-volume.js';
-import { pidAlive } from './pid.js';
+import { pidAlive } from '../session/pid.js';
+import { glusterBinary, runCli } from './volume.js';
 
 export interface AuxMountOptions {
   readonly host: string;

@@ -1,10 +1,10 @@
 // The session's durable state: worker state, synced-up-to, the safety-halt latch. Written
 // atomically (temp + fsync + rename + dir fsync) so a crash leaves the old or the new version.
 import fs from 'node:fs';
+import type { Checkpoint } from '../core/checkpoint.js';
 import type { HaltReason } from '../core/safety.js';
-import type { Checkpoint } from '../observe/checkpoint.js';
 import type { WorkerState } from '../core/states.js';
-import { atomicWrite } from './journal.js';
+import { atomicWrite } from '../fs/durable.js';
 
 export interface SessionState {
   version: 1;

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { isGsyncdError } from '../../../src/core/errors.js';
-import { acquireSessionLock, processStartTime } from '../../../src/master/session-lock.js';
+import { acquireSessionLock, processStartTime } from '../../../src/session/lock.js';
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'gsyncd-lock-'));

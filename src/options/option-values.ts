@@ -1,6 +1,6 @@
 // Text ⇄ typed value for tunables, shared by flags, env variables and config lines so that all
 // three accept exactly the same spellings.
-import type { TunableSpec } from './options.js';
+import type { TunableSpec } from './tunables.js';
 
 export type TypedValue = string | number | boolean;
 export type ParsedValue = { readonly value: TypedValue } | { readonly problem: string };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { checkpointProgress, parseCheckpointTime, resolveCheckpoint } from '../../../src/core/checkpoint.js';
 import { isGsyncdError } from '../../../src/core/errors.js';
-import { checkpointProgress, parseCheckpointTime, resolveCheckpoint } from '../../../src/observe/checkpoint.js';
 
 const now = Date.parse('2026-11-25T14:00:00.750Z');
 
