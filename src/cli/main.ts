@@ -3,12 +3,13 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { describeError, exitCodeMeaning, exitCodeOf, gsyncdError, isGsyncdError } from '../core/errors.js';
-import type { runMaster } from '../master/run.js';
 import { formatValue } from '../options/option-values.js';
 import { defaultConfigPath, defaultRemoteGsyncd, packageVersion } from '../options/package-info.js';
 import { findTunable, tunables, type ResolvedOptions } from '../options/tunables.js';
 import type { runSlave } from '../slave/run.js';
-import { canonicalizeEscapeUrl, canonicalizeUrl, checkPair, normalizeUrl, parseUrl, quotePlus, volumeOf, type ResourceUrl } from '../url/url.js';
+import { canonicalizeEscapeUrl, canonicalizeUrl, quotePlus } from '../url/canonical.js';
+import { checkPair } from '../url/pair.js';
+import { normalizeUrl, parseUrl, volumeOf, type ResourceUrl } from '../url/url.js';
 import { parseArgs, type ConfigOp, type ParsedArgs, type UrlForm } from './args.js';
 import { editConfigFile, tunableForConfigOp } from './config-edit.js';
 import { applicableEntries, loadConfigFile } from './config-file.js';
@@ -23,7 +24,7 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   readonly defaultConfigFile: string;
-  readonly runMaster: typeof runMaster;
+  readonly runMaster: (opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl) => Promise<number>;
   readonly runSlave: typeof runSlave;
 }
 
@@ -35,7 +36,10 @@ function withDefaults(io: Partial<CliIo>): CliIo {
     cwd: process.cwd(),
     defaultConfigFile: defaultConfigPath,
     // Loaded by role: a slave never loads the monitor's HTTP and metrics stack, nor ssh2.
-    runMaster: async (...args) => (await import('../master/run.js')).runMaster(...args),
+    runMaster: async (opts, master, slave) => {
+      const [{ runMaster }, { openSlave }] = await Promise.all([import('../master/run.js'), import('../slave/open.js')]);
+      return runMaster(opts, master, slave, (url, log, hooks) => openSlave(opts, url, log, hooks));
+    },
     runSlave: async (...args) => (await import('../slave/run.js')).runSlave(...args),
     ...io,
   };

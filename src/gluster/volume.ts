@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { gsyncdError } from '../core/errors.js';
+import type { GlusterMountConfig } from './mount-options.js';
 
 export interface VolumeInfo {
   readonly name: string;
@@ -140,4 +141,13 @@ export function runCli(cmd: string, args: readonly string[], timeoutMs: number):
     child.on('exit', (code) => { exitCode = code; setTimeout(finish, 200).unref(); });
     child.on('close', (code) => { exitCode ??= code; finish(); });
   });
+}
+
+/** Ask glusterd about the volume and refuse one that cannot be mounted. */
+export async function startedVolumeInfo(c: GlusterMountConfig): Promise<VolumeInfo> {
+  const info = await volumeInfo(c.host, c.volume, { glusterCommandDir: c.glusterCommandDir, timeoutSec: c.connectionTimeoutSec || undefined });
+  if (info.status !== 'Started') {
+    throw gsyncdError('GSYNCD_ERR_MOUNT', `volume ${c.host}::${c.volume} is not started (status: ${info.status})`);
+  }
+  return info;
 }

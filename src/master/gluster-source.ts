@@ -9,23 +9,12 @@ import type { HaltReason } from '../core/safety.js';
 import { decodeXtime, formatXtime, type Xtime } from '../core/xtime.js';
 import { absPath, copyVanished, listDir, lstatEntry, type RawStat } from '../fs/tree.js';
 import { getXattr } from '../fs/xattr.js';
-import { AuxMount, readMountSettleMs, type AuxMountOptions } from '../gluster/mount.js';
-import { volumeInfo, type VolumeInfo } from '../gluster/volume.js';
+import { auxMountOptions, readMountSettleMs, type AuxMountOptions, type GlusterMountConfig } from '../gluster/mount-options.js';
+import { AuxMount } from '../gluster/mount.js';
+import { startedVolumeInfo, volumeInfo, type VolumeInfo } from '../gluster/volume.js';
+import { decodeVolumeMark, volumeMarkKey, xtimeKey, type VolumeMark } from '../gluster/xattr-names.js';
 import type { EngineLog } from '../log/logger.js';
 import type { MasterSource } from './source.js';
-
-export interface GlusterMountConfig {
-  readonly host: string;
-  readonly volume: string;
-  readonly glusterCommandDir?: string;
-  readonly glusterLogFile?: string;
-  readonly glusterLogLevel?: string;
-  readonly glusterParams?: string | readonly string[];
-  /** Time allowed for glusterd to answer and the mount to come up. */
-  readonly connectionTimeoutSec: number;
-  /** Where the temp mount dir is made (default: the OS temp dir). */
-  readonly mountBaseDir?: string;
-}
 
 export interface GlusterSourceOptions extends GlusterMountConfig {
   readonly log: EngineLog;
@@ -39,54 +28,6 @@ export interface GlusterSourceOptions extends GlusterMountConfig {
 
 /** After a read mount failed to mount, the uncached mount is used this long before trying again. */
 const READ_MOUNT_RETRY_MS = 60_000;
-
-/** The volume-mark the marker serves on the root: who the volume is and whether it is sane. */
-export interface VolumeMark {
-  readonly version: [number, number];
-  readonly uuid: string;
-  /** Non-zero: the volume is not valid ("corrupt") for geo-replication. */
-  readonly retval: number;
-  /** When indexing was switched on. */
-  readonly time: Xtime;
-}
-
-/** xattr namespace of GlusterFS' own keys: trusted.* as root, system.* otherwise. */
-export function glusterNamespace(): string {
-  return process.getuid?.() === 0 ? 'trusted' : 'system';
-}
-
-export function xtimeKey(volumeUuid: string): string {
-  return `${glusterNamespace()}.glusterfs.${volumeUuid}.xtime`;
-}
-
-export function volumeMarkKey(): string {
-  return `${glusterNamespace()}.glusterfs.volume-mark`;
-}
-
-/** 2×u8 version, 16 bytes uuid, u8 retval, 2×u32 (BE) time; null when the value is not that. */
-export function decodeVolumeMark(b: Buffer | null): VolumeMark | null {
-  if (!b || b.length < 27) return null;
-  const hex = b.subarray(2, 18).toString('hex');
-  const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-  return { version: [b[0]!, b[1]!], uuid, retval: b[18]!, time: { sec: b.readUInt32BE(19), usec: b.readUInt32BE(23) } };
-}
-
-/** Options for the aux mount, from the source/slave configuration. */
-export function auxMountOptions(c: GlusterMountConfig, log?: EngineLog): AuxMountOptions {
-  return {
-    host: c.host, volume: c.volume, glusterCommandDir: c.glusterCommandDir, logFile: c.glusterLogFile,
-    logLevel: c.glusterLogLevel, params: c.glusterParams, timeoutSec: c.connectionTimeoutSec, baseDir: c.mountBaseDir, log,
-  };
-}
-
-/** Ask glusterd about the volume and refuse one that cannot be mounted. */
-export async function startedVolumeInfo(c: GlusterMountConfig): Promise<VolumeInfo> {
-  const info = await volumeInfo(c.host, c.volume, { glusterCommandDir: c.glusterCommandDir, timeoutSec: c.connectionTimeoutSec || undefined });
-  if (info.status !== 'Started') {
-    throw gsyncdError('GSYNCD_ERR_MOUNT', `volume ${c.host}::${c.volume} is not started (status: ${info.status})`);
-  }
-  return info;
-}
 
 export class GlusterSource implements MasterSource {
   readonly kind = 'gluster' as const;

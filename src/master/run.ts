@@ -2,10 +2,11 @@
 import { describeError, isGsyncdError } from '../core/errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import type { ResolvedOptions } from '../options/tunables.js';
+import type { SlaveOpener } from '../protocol/connect.js';
 import { acquireSessionLock } from '../session/lock.js';
 import { readState, writeState } from '../session/state-file.js';
 import type { ResourceUrl } from '../url/url.js';
-import { openMaster, openSlave, workerConfig } from './session.js';
+import { openMaster, workerConfig } from './session.js';
 import { WORKER_ENV, workerHookProxy } from './worker-ipc.js';
 import type { WorkerConfig } from './worker.js';
 
@@ -14,9 +15,10 @@ const ORPHAN_EXIT_MS = 10_000;
 
 /**
  * Master mode: sync MASTER to SLAVE. Continuous runs are a monitor (HTTP, metrics, restarts)
- * supervising a worker process; --once / --turns N run the worker in this process.
+ * supervising a worker process; --once / --turns N run the worker in this process. `openSlave`
+ * opens the slave URL: the caller chooses the slave side's code, the master sees an endpoint.
  */
-export async function runMaster(opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl): Promise<number> {
+export async function runMaster(opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl, openSlave: SlaveOpener): Promise<number> {
   const cfg = workerConfig(opts, master, slave);
   const isWorker = process.env[WORKER_ENV] === 'worker';
   const log = createLogger({ level: opts.get('log-level'), file: opts.get('log-file') || undefined, base: { session: cfg.session, role: 'master', ...(isWorker ? { proc: 'worker' } : {}) } });
@@ -46,7 +48,7 @@ export async function runMaster(opts: ResolvedOptions, master: ResourceUrl, slav
   if (orphaned) return 1;
   const lock = acquireSessionLock(cfg.sessionDir);
   try {
-    return await runWorker(opts, master, slave, cfg, log, () => orphaned, (stop) => { stopWorker = stop; });
+    return await runWorker(opts, master, slave, openSlave, cfg, log, () => orphaned, (stop) => { stopWorker = stop; });
   } finally {
     lock.release();
   }
@@ -54,12 +56,12 @@ export async function runMaster(opts: ResolvedOptions, master: ResourceUrl, slav
 
 /** Open both ends and run the worker until it stops, a signal arrives or the monitor goes. */
 async function runWorker(
-  opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl, cfg: WorkerConfig, log: Logger,
+  opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl, openSlave: SlaveOpener, cfg: WorkerConfig, log: Logger,
   orphaned: () => boolean, setStop: (stop: () => void) => void,
 ): Promise<number> {
   const { Worker, WorkerExit } = await import('./worker.js');
   const hooks = workerHookProxy();
-  const slaveEndpoint = await openSlave(opts, slave, log, {
+  const slaveEndpoint = await openSlave(slave, log, {
     session: cfg.session, onConnected: (up) => hooks.setSlaveConnected(up), onConnectAttempt: (r) => hooks.onSshConnect(r),
   }).catch((err: unknown) => {
     recordStartFailure(cfg, err);

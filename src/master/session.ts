@@ -4,12 +4,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gsyncdError } from '../core/errors.js';
+import { mountConfigOf } from '../gluster/mount-options.js';
 import type { Logger } from '../log/logger.js';
 import { defaultRemoteGsyncd } from '../options/package-info.js';
 import type { ResolvedOptions } from '../options/tunables.js';
+import type { SshConnectResult } from '../protocol/connect.js';
 import type { SlaveEndpoint } from '../protocol/endpoint.js';
-import type { SshConnectResult } from '../transport/ssh-slave.js';
-import { normalizeUrl, sessionKey, type ResourceUrl } from '../url/url.js';
+import { sessionKey } from '../url/pair.js';
+import { normalizeUrl, type ResourceUrl } from '../url/url.js';
 import type { MasterSource } from './source.js';
 import type { WorkerConfig } from './worker.js';
 
@@ -103,16 +105,6 @@ function remoteAttributeOptions(opts: ResolvedOptions): string[] {
   return opts.get('sync-xattrs') ? XATTR_FILTERS.map((f) => `--remote-option=${f}`) : [];
 }
 
-function mountOptions(opts: ResolvedOptions) {
-  return {
-    glusterCommandDir: opts.get('gluster-command-dir'),
-    glusterLogFile: opts.get('gluster-log-file'),
-    glusterLogLevel: opts.get('gluster-log-level'),
-    glusterParams: opts.get('gluster-params'),
-    connectionTimeoutSec: opts.get('connection-timeout'),
-  };
-}
-
 export async function openMaster(opts: ResolvedOptions, url: ResourceUrl, sessionDir: string, log: Logger, onVerified?: (changedDirs: number) => void): Promise<MasterSource> {
   switch (url.kind) {
     case 'file': {
@@ -123,41 +115,9 @@ export async function openMaster(opts: ResolvedOptions, url: ResourceUrl, sessio
     }
     case 'gluster': {
       const { GlusterSource } = await import('./gluster-source.js');
-      return new GlusterSource({ host: url.host, volume: url.volume, ...mountOptions(opts), readCacheSec: opts.get('gluster-read-cache'), log });
+      return new GlusterSource({ host: url.host, volume: url.volume, ...mountConfigOf(opts), readCacheSec: opts.get('gluster-read-cache'), log });
     }
     case 'ssh':
       throw gsyncdError('GSYNCD_ERR_URL_PAIR', 'a remote (ssh) URL cannot be the master');
   }
-}
-
-export async function openSlave(opts: ResolvedOptions, url: ResourceUrl, log: Logger, hooks: SlaveHooks): Promise<SlaveEndpoint> {
-  switch (url.kind) {
-    case 'file': {
-      await fs.promises.mkdir(url.path, { recursive: true });
-      const { LocalSlave } = await import('../slave/endpoint.js');
-      return new LocalSlave(url.path, normalizeUrl(url));
-    }
-    case 'gluster': {
-      const { openGlusterSlave } = await import('../slave/gluster-slave.js');
-      return openGlusterSlave({ host: url.host, volume: url.volume, ...mountOptions(opts) });
-    }
-    case 'ssh': {
-      const { SshSlave } = await import('../transport/ssh-slave.js');
-      const explicitSsh = opts.sourceOf('ssh-command').from !== 'default';
-      return SshSlave.open({
-        url, port: url.port ?? opts.get('ssh-port'), user: url.user ?? os.userInfo().username,
-        identityFile: opts.get('ssh-identity'), knownHostsFile: opts.get('ssh-known-hosts'),
-        acceptNewHostKey: opts.get('ssh-accept-new-host-key'), remoteGsyncd: opts.get('remote-gsyncd') || defaultRemoteGsyncd(),
-        sshCommand: explicitSsh ? opts.get('ssh-command') : null,
-        timeoutSec: opts.get('timeout'), connectionTimeoutSec: opts.get('connection-timeout'),
-        session: hooks.session, log, onConnected: hooks.onConnected, onConnectAttempt: hooks.onConnectAttempt,
-      });
-    }
-  }
-}
-
-export interface SlaveHooks {
-  readonly session: string;
-  readonly onConnected?: (up: boolean) => void;
-  readonly onConnectAttempt?: (result: SshConnectResult) => void;
 }

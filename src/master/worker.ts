@@ -9,10 +9,10 @@ import { pauseBeforeNextPass } from '../core/poll.js';
 import { haltExplanation, latchedHalts, type HaltReason } from '../core/safety.js';
 import { restartDelayMs, type CrawlState } from '../core/states.js';
 import { compareXtime, formatXtime, type Xtime } from '../core/xtime.js';
+import { slaveMarkKey } from '../gluster/xattr-names.js';
 import type { Logger } from '../log/logger.js';
 import type { SlaveEndpoint } from '../protocol/endpoint.js';
 import type { SessionState } from '../session/state-file.js';
-import { SlaveServer } from '../slave/server.js';
 import { SyncEngine, type EngineEvents, type PassReport } from './engine.js';
 import { IdMapStore } from './id-map-store.js';
 import { LinkDebt } from './link-debt.js';
@@ -147,7 +147,7 @@ export class Worker {
   }
 
   private async loop(): Promise<number> {
-    const markKey = SlaveServer.markKey(this.master.volumeId);
+    const markKey = slaveMarkKey(this.master.volumeId);
     this.saved.open(this.cfg.sessionDir, this.master.volumeId, this.log);
     this.linkDebt.open(this.cfg.sessionDir, this.master.volumeId);
     await this.checkSlaveIdentity();

@@ -11,8 +11,8 @@
 import type { EntryOp } from '../core/ops.js';
 import { haltReasons, type HaltReason } from '../core/safety.js';
 import { crawlStates, type CrawlState, type WorkerState } from '../core/states.js';
+import type { SshConnectResult } from '../protocol/connect.js';
 import type { RsyncResult } from '../transport/rsync.js';
-import type { SshConnectResult } from '../transport/ssh-slave.js';
 
 export const roles = ['master', 'slave'] as const;
 export type Role = (typeof roles)[number];

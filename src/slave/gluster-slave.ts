@@ -11,9 +11,11 @@
 // - st_dev of a FUSE mount is new on every mount, so the root identity is the volume id.
 import type { BytePath } from '../core/bytepath.js';
 import type { EntryOp } from '../core/ops.js';
-import { AuxMount, splitParams } from '../gluster/mount.js';
+import { auxMountOptions, splitParams, type GlusterMountConfig } from '../gluster/mount-options.js';
+import { AuxMount } from '../gluster/mount.js';
+import { startedVolumeInfo } from '../gluster/volume.js';
+import { glusterSlaveMarkKey } from '../gluster/xattr-names.js';
 import type { EngineLog } from '../log/logger.js';
-import { auxMountOptions, glusterNamespace, startedVolumeInfo, type GlusterMountConfig } from '../master/gluster-source.js';
 import type { SlaveIdentity } from '../protocol/endpoint.js';
 import { LocalSlave } from './endpoint.js';
 
@@ -21,11 +23,6 @@ export interface GlusterSlaveOptions extends GlusterMountConfig {
   readonly log?: EngineLog;
 }
 
-/** gsyncd's slave mark key → the key a gsyncd-pid mount stores (`<ns>.glusterfs.<id>.xtime`). */
-export function glusterSlaveMarkKey(markKey: string): string {
-  const m = /^(?:trusted|system|user)\.gsyncd\.(.+)\.xtime$/.exec(markKey);
-  return m ? `${glusterNamespace()}.glusterfs.${m[1]}.xtime` : markKey;
-}
 
 export class GlusterSlave extends LocalSlave {
   constructor(

@@ -7,6 +7,7 @@ import { displayPath } from '../core/bytepath.js';
 import type { EntryType } from '../core/entry.js';
 import { gsyncdError, type GsyncdError } from '../core/errors.js';
 import type { EntryOp } from '../core/ops.js';
+import { slaveMarkKey } from '../gluster/xattr-names.js';
 import type { Logger } from '../log/logger.js';
 import type { SlaveEndpoint } from '../protocol/endpoint.js';
 import { PROTOCOL_VERSION, type HelloReply, type RpcCloseReason } from '../protocol/messages.js';
@@ -74,7 +75,7 @@ const MARK_KEY = /^(?:trusted|user)\.gsyncd\.([A-Za-z0-9_.:-]{1,200})\.xtime$/;
 export function checkMarkKey(v: unknown): string {
   const m = typeof v === 'string' ? MARK_KEY.exec(v) : null;
   if (!m) throw badParams('markKey must look like <trusted|user>.gsyncd.<volume-id>.xtime');
-  return SlaveServer.markKey(m[1]!);
+  return slaveMarkKey(m[1]!);
 }
 
 function xtime(v: unknown, what: string): { sec: number; usec: number } {

@@ -9,8 +9,8 @@ import { independentWaves, NOOP, OK, opPaths, type EntryOp, type OpResult } from
 import { checkRelPath } from '../core/path-guard.js';
 import { decodeXtime, encodeXtime, type Xtime } from '../core/xtime.js';
 import { absPath, listDir, lstatEntry } from '../fs/tree.js';
+import { getXattr, setXattr } from '../fs/xattr.js';
 import type { SlaveIdentity } from '../protocol/endpoint.js';
-import { getXattr, markNamespace, setXattr } from '../fs/xattr.js';
 
 /** Entry ops in flight at once (each is a few round trips on a FUSE slave). */
 const APPLY_PARALLELISM = 16;
@@ -20,11 +20,6 @@ export class SlaveServer {
   private tmpSeq = 0;
 
   constructor(readonly root: string) {}
-
-  /** Name of the per-directory mark for a master volume id. */
-  static markKey(masterVolumeId: string): string {
-    return `${markNamespace()}.gsyncd.${masterVolumeId}.xtime`;
-  }
 
   async identity(): Promise<SlaveIdentity> {
     const st = await fs.promises.stat(this.root, { bigint: true });

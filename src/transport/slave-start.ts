@@ -3,6 +3,7 @@
 // start working by itself: it is a configuration error, reported once with what to set, and
 // the monitor stops retrying it (monitor.ts). Pure: facts about the failed start in, words out.
 import { describeError, gsyncdError, type GsyncdError } from '../core/errors.js';
+import type { SlaveStartReason } from '../protocol/connect.js';
 
 export interface SlaveStartFacts {
   /** The command line run on the slave host. */
@@ -21,7 +22,6 @@ export interface SlaveStartFacts {
 const NOT_RUNNABLE = new Set([126, 127]);
 const VERSION = /protocol version mismatch[^;]*/;
 
-export type SlaveStartReason = 'slave_command_failed' | 'version_mismatch';
 
 /** GSYNCD_ERR_SLAVE_COMMAND when the slave command cannot start, else null (retry as usual). */
 export function slaveStartProblem(f: SlaveStartFacts): { readonly reason: SlaveStartReason; readonly error: GsyncdError } | null {

@@ -12,11 +12,12 @@ import { gsyncdError, isGsyncdError } from '../core/errors.js';
 import type { EntryOp, OpResult } from '../core/ops.js';
 import type { Xtime } from '../core/xtime.js';
 import type { Logger } from '../log/logger.js';
+import type { SlaveStartReason, SshConnectResult } from '../protocol/connect.js';
 import type { RsyncTarget, SlaveEndpoint, SlaveIdentity } from '../protocol/endpoint.js';
 import { normalizeUrl, type SshUrl } from '../url/url.js';
 import { RemoteSlave } from './remote-slave.js';
 import { RshServer } from './rsh-server.js';
-import { slaveStartProblem, type SlaveStartReason } from './slave-start.js';
+import { slaveStartProblem } from './slave-start.js';
 import { SshConnection } from './ssh.js';
 
 export interface SshSlaveConfig {
@@ -38,7 +39,6 @@ export interface SshSlaveConfig {
   readonly onConnectAttempt?: (result: SshConnectResult) => void;
 }
 
-export type SshConnectResult = 'ok' | 'refused' | 'timeout' | 'auth_failed' | 'host_key_rejected' | SlaveStartReason | 'error';
 
 /** The command line run on the slave host; the original's form (`gsyncd … --slave … URL`). */
 export function remoteSlaveCommand(cfg: Pick<SshSlaveConfig, 'remoteGsyncd' | 'timeoutSec' | 'url'>): string {

@@ -303,6 +303,3 @@ export function volumeOf(u: ResourceUrl): string | undefined {
 export function hostOf(u: ResourceUrl): string | undefined {
   return u.kind === 'file' ? undefined : u.host;
 }
-
-export { checkPair, sessionKey } from './pair.js';
-export { canonicalizeUrl, canonicalizeEscapeUrl, quotePlus, type CanonicalizeOptions } from './canonical.js';

@@ -11,12 +11,13 @@ import { before, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isGsyncdError } from '../../src/core/errors.js';
 import { compareXtime, formatXtime, type Xtime } from '../../src/core/xtime.js';
-import { AuxMount, liveMounts } from '../../src/gluster/mount.js';
+import { liveMounts } from '../../src/gluster/mount-cleanup.js';
+import { AuxMount } from '../../src/gluster/mount.js';
 import { parseVolumeInfoXml, volumeInfo } from '../../src/gluster/volume.js';
+import { decodeVolumeMark, glusterSlaveMarkKey, slaveMarkKey } from '../../src/gluster/xattr-names.js';
 import type { EngineLog } from '../../src/log/logger.js';
-import { decodeVolumeMark, GlusterSource, type GlusterSourceOptions } from '../../src/master/gluster-source.js';
-import { glusterSlaveMarkKey, openGlusterSlave } from '../../src/slave/gluster-slave.js';
-import { SlaveServer } from '../../src/slave/server.js';
+import { GlusterSource, type GlusterSourceOptions } from '../../src/master/gluster-source.js';
+import { openGlusterSlave } from '../../src/slave/gluster-slave.js';
 import { createVolume, readXattr, type Volume } from '../support/gluster.js';
 import { mountsBelow, requireRoot, requireTools, run, sleep, tmpDir, waitFor } from '../support/proc.js';
 
@@ -346,7 +347,7 @@ test('gluster slave: marks survive the gsyncd-pid mount, identity is the volume 
   const dir = slave.root;
   try {
     await mkdir(join(dir, 'from-slave'), { recursive: true });
-    const markKey = SlaveServer.markKey('11111111-2222-3333-4444-555555555555');
+    const markKey = slaveMarkKey('11111111-2222-3333-4444-555555555555');
     const res = await slave.apply([{ op: 'mark', path: 'from-slave', xtime: { sec: 1234, usec: 5678 } }], markKey);
     assert.deepEqual(res, [{ ok: true }]);
     assert.deepEqual(await slave.readMark('from-slave', markKey), { sec: 1234, usec: 5678 }, 'mark reads back');

@@ -8,15 +8,15 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isGsyncdError } from '../../src/core/errors.js';
+import { slaveMarkKey } from '../../src/gluster/xattr-names.js';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.js';
-import { SlaveServer } from '../../src/slave/server.js';
 import { spawnLocalSlave } from '../../src/transport/remote-slave.js';
 import { RpcClient } from '../../src/transport/rpc.js';
 import { tmpDir } from '../support/proc.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const GSYNCD = [process.execPath, '--import', 'tsx', path.join(repo, 'test/fixtures/gsyncd-tsx.ts')];
-const markKey = SlaveServer.markKey('11111111-2222-4333-8444-555555555555');
+const markKey = slaveMarkKey('11111111-2222-4333-8444-555555555555');
 
 interface Child {
   readonly stdin: NodeJS.WritableStream & { end(b?: Buffer): void };

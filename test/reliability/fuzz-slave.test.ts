@@ -21,8 +21,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
 import fc from 'fast-check';
+import { slaveMarkKey } from '../../src/gluster/xattr-names.js';
 import { encodeFrame, FrameDecoder, MAX_FRAME } from '../../src/protocol/frame.js';
-import { SlaveServer } from '../../src/slave/server.js';
 import { GSYNCD_BIN } from '../support/gsyncd.js';
 import { requireRoot, testCleanup, tmpDir } from '../support/proc.js';
 import { seedFromEnv } from './lib.js';
@@ -30,7 +30,7 @@ import { seedFromEnv } from './lib.js';
 const CASES = Number(process.env['GSYNCD_FUZZ_SLAVE_CASES'] ?? 300);
 const LANES = 3;
 const VOLUME_ID = '11111111-2222-4333-8444-555555555555';
-const MARK = SlaveServer.markKey(VOLUME_ID);
+const MARK = slaveMarkKey(VOLUME_ID);
 
 function fingerprint(root: string): string {
   const out: string[] = [];

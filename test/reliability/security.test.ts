@@ -26,8 +26,8 @@ import { test } from 'node:test';
 import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
 import { isGsyncdError } from '../../src/core/errors.js';
 import type { EntryOp, OpResult } from '../../src/core/ops.js';
+import { slaveMarkKey } from '../../src/gluster/xattr-names.js';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.js';
-import { SlaveServer } from '../../src/slave/server.js';
 import { RpcClient } from '../../src/transport/rpc.js';
 import { gsyncd, GSYNCD_BIN } from '../support/gsyncd.js';
 import { twoHosts } from '../support/netns.js';
@@ -36,7 +36,7 @@ import { sshKeygen, type Sshd } from '../support/sshd.js';
 import { makeSmallFiles } from '../support/workload.js';
 import { converge, remoteSession, stopRun } from './lib.js';
 
-const MARK = SlaveServer.markKey('11111111-2222-4333-8444-555555555555');
+const MARK = slaveMarkKey('11111111-2222-4333-8444-555555555555');
 const PLANTED = { sec: 1_234_567_890, usec: 424_242 };
 
 /** Everything observable about a tree: names, types, modes, owners, sizes, times, content, xattrs, link targets. */

@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import { parseStatusArgs } from '../../../src/cli/status-args.js';
 import { isGsyncdError } from '../../../src/core/errors.js';
 import type { SessionState } from '../../../src/session/state-file.js';
-import { parseUrl, sessionKey } from '../../../src/url/url.js';
+import { sessionKey } from '../../../src/url/pair.js';
+import { parseUrl } from '../../../src/url/url.js';
 import { sessionState } from '../observe/support.js';
 import { runCli, withTempDir } from './harness.js';
 

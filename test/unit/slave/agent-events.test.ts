@@ -16,6 +16,7 @@ import { serveSlave } from '../../../src/slave/rpc-server.js';
 import { SlaveServer } from '../../../src/slave/server.js';
 import { RemoteSlave } from '../../../src/transport/remote-slave.js';
 import type { RpcCloseReason } from '../../../src/protocol/messages.js';
+import { slaveMarkKey } from '../../../src/gluster/xattr-names.js';
 
 let tmp: string;
 before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gsyncd-agent-events-')); });
@@ -175,7 +176,7 @@ describe('agentEmitter', () => {
 });
 
 describe('slaveSessionEvents over serveSlave', () => {
-  const markKey = SlaveServer.markKey('0a1b2c3d-0000-4000-8000-000000000001');
+  const markKey = slaveMarkKey('0a1b2c3d-0000-4000-8000-000000000001');
   const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {} } as never;
 
   it('hello, requests (rate-limited), entry ops by op and result, refusals, detach', async () => {

@@ -5,9 +5,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { slaveMarkKey } from '../../../src/gluster/xattr-names.js';
 import { SlaveServer } from '../../../src/slave/server.js';
 
-const markKey = SlaveServer.markKey('11111111-2222-4333-8444-555555555555');
+const markKey = slaveMarkKey('11111111-2222-4333-8444-555555555555');
 
 test('link over an existing name: replaced by the link, or left as it was when the source is gone', async (t) => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gsyncd-link-'));

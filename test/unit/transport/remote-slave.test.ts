@@ -7,6 +7,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { isGsyncdError } from '../../../src/core/errors.js';
+import { slaveMarkKey } from '../../../src/gluster/xattr-names.js';
 import type { RpcCloseReason } from '../../../src/protocol/messages.js';
 import { serveSlave } from '../../../src/slave/rpc-server.js';
 import { SlaveServer } from '../../../src/slave/server.js';
@@ -38,7 +39,7 @@ function session(timeoutSec = 0) {
   return { toSlave, toMaster, served, lines: mem.lines };
 }
 
-const markKey = SlaveServer.markKey('0a1b2c3d-0000-4000-8000-000000000001');
+const markKey = slaveMarkKey('0a1b2c3d-0000-4000-8000-000000000001');
 
 describe('RemoteSlave over serveSlave', () => {
   it('handshake, identity, list, apply, readMark', async () => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
 import { userInfo } from 'node:os';
+import { describe, it } from 'node:test';
 import { isGsyncdError } from '../../../src/core/errors.js';
-import { canonicalizeEscapeUrl, canonicalizeUrl, parseUrl, quotePlus, type ResourceUrl } from '../../../src/url/url.js';
+import { canonicalizeEscapeUrl, canonicalizeUrl, quotePlus } from '../../../src/url/canonical.js';
+import { parseUrl, type ResourceUrl } from '../../../src/url/url.js';
 
 // A fake resolver keeps the tests off the network.
 const hosts: Record<string, string> = { 'example.com': '192.0.2.7', other: '192.0.2.9' };

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isGsyncdError } from '../../../src/core/errors.js';
-import { checkPair, parseUrl, sessionKey } from '../../../src/url/url.js';
+import { checkPair, sessionKey } from '../../../src/url/pair.js';
+import { parseUrl } from '../../../src/url/url.js';
 import { resourceUrl } from './arbitraries.js';
 
 // master × slave → null when allowed, else a regex for the reason.
