@@ -90,7 +90,7 @@ async function statusCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const { runStatus } = await import('../observe/status-command.js');
   const { httpUrlFromBind } = await import('../observe/http.js');
-  const { sessionPaths } = await import('../master/session.js');
+  const { sessionPaths } = await import('../session/paths.js');
   const urls = a.positionals.map(parseUrl);
   const [master, slave] = urls;
   if (master && slave) checkPair(master, slave);

@@ -1,5 +1,4 @@
 // Every path the slave is asked to touch is relative to its root and must stay inside it.
-import type { BytePath } from './bytepath.js';
 
 export type PathRefusal = 'nul_byte' | 'absolute_path' | 'path_escape' | 'bad_path';
 

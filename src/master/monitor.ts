@@ -14,7 +14,7 @@ import { packageVersion } from '../options/package-info.js';
 import type { ResolvedOptions } from '../options/tunables.js';
 import { readState, writeState, type SessionState } from '../session/state-file.js';
 import type { ResourceUrl } from '../url/url.js';
-import { attachMasterMetrics, sessionInfoOf, type MasterMetricsHooks } from './master-metrics.js';
+import { attachMasterMetrics, sessionInfoOf } from './master-metrics.js';
 import { WORKER_ENV, type HookMessage } from './worker-ipc.js';
 import type { WorkerConfig } from './worker.js';
 

@@ -1,37 +1,15 @@
 // From URLs and options to a running worker: which master source, which slave endpoint, where
 // the session keeps its state.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { gsyncdError } from '../core/errors.js';
 import { mountConfigOf } from '../gluster/mount-options.js';
 import type { Logger } from '../log/logger.js';
-import { defaultRemoteGsyncd } from '../options/package-info.js';
 import type { ResolvedOptions } from '../options/tunables.js';
-import type { SshConnectResult } from '../protocol/connect.js';
-import type { SlaveEndpoint } from '../protocol/endpoint.js';
-import { sessionKey } from '../url/pair.js';
+import { sessionPaths } from '../session/paths.js';
 import { normalizeUrl, type ResourceUrl } from '../url/url.js';
 import type { MasterSource } from './source.js';
 import type { WorkerConfig } from './worker.js';
-
-export interface SessionPaths {
-  readonly session: string;
-  readonly sessionDir: string;
-  readonly stateFile: string;
-}
-
-export function sessionPaths(opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl): SessionPaths {
-  const session = opts.get('session-name') || sessionKey(master, slave);
-  const base = opts.get('state-dir') || defaultStateDir();
-  const sessionDir = path.join(base, session);
-  const stateFile = opts.get('state-file') || path.join(sessionDir, 'state.json');
-  return { session, sessionDir, stateFile };
-}
-
-export function defaultStateDir(): string {
-  return process.getuid?.() === 0 ? '/var/lib/gsyncd' : path.join(os.homedir(), '.local', 'state', 'gsyncd');
-}
 
 export function workerConfig(opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl): WorkerConfig {
   const paths = sessionPaths(opts, master, slave);

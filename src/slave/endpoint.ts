@@ -1,9 +1,7 @@
 // A slave directory on this host, served in-process through the same SlaveServer a remote
 // slave runs behind its RPC server.
 import type { BytePath } from '../core/bytepath.js';
-import type { SlaveEntry } from '../core/entry.js';
-import type { EntryOp, OpResult } from '../core/ops.js';
-import type { Xtime } from '../core/xtime.js';
+import type { EntryOp } from '../core/ops.js';
 import type { RsyncTarget, SlaveEndpoint, SlaveIdentity } from '../protocol/endpoint.js';
 import { SlaveServer } from './server.js';
 

@@ -1,16 +1,16 @@
 // Request/reply RPC over a pair of byte streams (a child's stdio, an ssh exec channel), framed by
-// frame.ts. Messages:
+// protocol/frame.ts. Messages (protocol/messages.ts):
 //   request  {id: number, method: string, params: unknown}
 //   reply    {id, ok: true, result} | {id, ok: false, error: {code, message, refusal?}}
 // Calls run concurrently and replies are matched by id. Unlike the original RePCe, every call has
 // a timeout, and a broken peer (EOF, stream error, bad frame) fails every pending call at once
 // with GSYNCD_ERR_RPC "connection to peer is broken".
 //
-// Handshake: the first call is `hello` (clientHello/HelloReply below); the protocol major must
+// Handshake: the first call is `hello` (HelloParams/HelloReply in protocol/messages.ts); the protocol major must
 // match. Keep-alive: the client calls `keepAlive` every timeout/2 s; the server closes a session
 // that has sent no request for `timeoutSec` ("connection inactive").
 import type { Readable, Writable } from 'node:stream';
-import { errorCodes, gsyncdError, isGsyncdError, type ErrorCode, type GsyncdError } from '../core/errors.js';
+import { isGsyncdError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { encodeFrame, FrameDecoder, isFrameError, MAX_FRAME } from '../protocol/frame.js';
 import { BROKEN, checkHelloReply, errorBody, errorFromReply, PROTOCOL_VERSION, rpcError, type HelloParams, type HelloReply, type RpcCloseReason } from '../protocol/messages.js';
