@@ -8,9 +8,10 @@ import type { IdMap } from '../core/id-map.js';
 import type { EntryOp } from '../core/ops.js';
 import { decisionCount, emptyDecisions, type Decisions } from '../core/plan.js';
 import type { Xtime } from '../core/xtime.js';
+import type { EngineLog } from '../log/logger.js';
 import type { SlaveEndpoint } from '../protocol/endpoint.js';
 import type { RsyncResult } from '../transport/rsync.js';
-import type { EngineConfig, EngineEvents, EngineLog } from './engine-contract.js';
+import type { EngineConfig, EngineEvents } from './engine-contract.js';
 import type { MasterSource } from './source.js';
 
 /** The engine's collaborators and the state its parts share (one engine, one pass at a time). */

@@ -14,8 +14,9 @@ import { openLinkGroups } from '../core/renames-links.js';
 import type { HaltReason } from '../core/safety.js';
 import { compareXtime, formatXtime, URXTIME, xtimeNewer, type Xtime } from '../core/xtime.js';
 import { hasEntries } from '../fs/tree.js';
+import type { EngineLog } from '../log/logger.js';
 import type { SlaveEndpoint } from '../protocol/endpoint.js';
-import type { EngineConfig, EngineEvents, EngineLog, PassOptions, PassReport } from './engine-contract.js';
+import type { EngineConfig, EngineEvents, PassOptions, PassReport } from './engine-contract.js';
 import { applyDeferredDeletes } from './engine-deletes.js';
 import { flush } from './engine-flush.js';
 import { stampClosed, stampMarks } from './engine-marks.js';
@@ -23,7 +24,8 @@ import { Batch, listBoth, type Deferred, type EngineContext, type Listings, type
 import { visit } from './engine-visit.js';
 import type { MasterSource } from './source.js';
 
-export type { BatchSummary, EngineConfig, EngineEvents, EngineLog, PassOptions, PassReport } from './engine-contract.js';
+export type { BatchSummary, EngineConfig, EngineEvents, PassOptions, PassReport } from './engine-contract.js';
+export type { EngineLog } from '../log/logger.js';
 
 /** Directories listed ahead of their visit (both sides), to overlap FUSE round trips. */
 const PREFETCH_DIRS = 6;

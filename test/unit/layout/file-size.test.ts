@@ -9,8 +9,6 @@ const MAX_LINES = 400;
 /** Not yet split by idea (issue #19 open): each may only shrink; a new file over the limit fails. */
 const NOT_YET_SPLIT: Record<string, number> = {
   'master/tree-tracker.ts': 1054,
-  'slave/agent.ts': 910,
-  'slave/dispatch.ts': 421,
 };
 const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src');
 
