@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 const MAX_LINES = 400;
 /** Not yet split by idea (issue #19 open): each may only shrink; a new file over the limit fails. */
 const NOT_YET_SPLIT: Record<string, number> = {
-  'master/tree-tracker.ts': 1054,
   'slave/agent.ts': 910,
   'master/gluster-mount.ts': 430,
   'slave/dispatch.ts': 421,
