@@ -1,8 +1,8 @@
 // The tree tracker's index: per entry, the last state the slave CONFIRMED, and the comparison of
 // a fresh directory listing with it (what a restart or a verification crawl uses to find changes
 // no event reported). Pure: listings in, verdicts out.
-import type { BytePath } from './bytepath.js';
-import type { EntryType } from './entry.js';
+import { joinRel, type BytePath } from './bytepath.js';
+import type { EntryType, MasterEntry } from './entry.js';
 
 /** What the index keeps about one entry. Big numbers are decimal strings (JSON-safe, exact). */
 export interface IndexedEntry {
@@ -48,6 +48,24 @@ export function indexedOf(st: ListedStat): IndexedEntry {
     mode: st.mode,
     uid: st.uid,
     gid: st.gid,
+  };
+}
+
+/**
+ * Object identity on a plain directory: the inode number, plus the type for non-files. A freed
+ * inode is soon reused (ext4 does it at once): a new directory must not pass for a deleted file
+ * that had its number (it would be "renamed" from that file's old name).
+ */
+export function trackerId(ino: bigint | number, type: string): string {
+  return type === 'file' ? `ino:${ino}` : `ino:${ino}:${type === 'dir' ? 'd' : type === 'symlink' ? 'l' : 'o'}`;
+}
+
+/** Index record from what the engine passed when the listing's raw stat is not at hand. */
+export function indexedOfMaster(e: MasterEntry): IndexedEntry {
+  return {
+    type: e.type, ino: /^ino:\d+/.test(e.id) ? e.id.slice(4).split(':')[0]! : UNKNOWN, size: e.size,
+    mtimeNs: (BigInt(e.mtimeSec) * 1_000_000_000n + BigInt(e.mtimeNsec)).toString(),
+    ctimeNs: UNKNOWN, mode: e.mode, uid: e.uid, gid: e.gid,
   };
 }
 
@@ -122,4 +140,41 @@ export function compareListing(indexed: IndexedDir | null | undefined, listing: 
   }
   const unindexed = !indexed;
   return { unchanged: !unindexed && added.length === 0 && removed.length === 0 && modified.length === 0, unindexed, added, removed, modified, replacedDirs };
+}
+
+/** What a verification crawl does with one listed directory (see crawlVerdict). */
+export interface CrawlVerdict {
+  /** The listing differs from the confirmed index: bump it, and count it as changed. */
+  readonly changed: boolean;
+  /** Unchanged and without an xtime: its confirmed xtime back (the restart case), or null. */
+  readonly baseline: number | null;
+  /** Unchanged, but neither an xtime nor a confirmed one: bump it without counting it. */
+  readonly fresh: boolean;
+  /** Replaced subdirectories with a value to supersede (tracked or confirmed): bump them. */
+  readonly bumpChildren: BytePath[];
+}
+
+/**
+ * What a verification crawl concludes about directory `dir` from the comparison of its listing
+ * with the index. `hasXtime`/`confirmedXtime` are the tracker's live table and the index.
+ */
+export function crawlVerdict(
+  dir: BytePath,
+  cmp: ListingComparison,
+  hasXtime: (dir: BytePath) => boolean,
+  confirmedXtime: (dir: BytePath) => number | undefined,
+): CrawlVerdict {
+  let baseline: number | null = null;
+  let fresh = false;
+  if (cmp.unchanged && !hasXtime(dir)) {
+    const confirmed = confirmedXtime(dir);
+    if (confirmed !== undefined) baseline = confirmed;
+    else fresh = true;
+  }
+  const bumpChildren: BytePath[] = [];
+  for (const name of cmp.replacedDirs) {
+    const child = joinRel(dir, name);
+    if (hasXtime(child) || confirmedXtime(child) !== undefined) bumpChildren.push(child);
+  }
+  return { changed: !cmp.unchanged, baseline, fresh, bumpChildren };
 }

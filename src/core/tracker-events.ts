@@ -79,3 +79,59 @@ export function outermost(dirs: Iterable<BytePath>): BytePath[] {
   }
   return [...chosen];
 }
+
+/** What to do at once with one event of a batch, before anything touches the file system. */
+export interface EventStep {
+  /** Directory to bump now; null: a mangled ancestor, resolve the path before bumping anything. */
+  readonly bump: BytePath | null;
+  /** The path is exact: its other link names' directories are bumped too. */
+  readonly exact: boolean;
+  /** An exact delete: forget the path's xtime, inode and link name. */
+  readonly forget: boolean;
+  /** Whether it needs the file system (mangled name, or is it a new directory): 'if-tracked' = when the path has an xtime. */
+  readonly resolve: 'yes' | 'no' | 'if-tracked';
+}
+
+export function eventStep(m: MappedEvent): EventStep {
+  if (m.suspectFrom >= 0 && m.suspectFrom < m.textComponents.length - 1) return { bump: null, exact: false, forget: false, resolve: 'yes' };
+  // The parent is exact even when the last name is mangled.
+  const bump = eventDir(m.rel);
+  const exact = m.suspectFrom < 0;
+  if (m.type === 'delete') return { bump, exact, forget: exact, resolve: 'no' };
+  if (m.rel === '') return { bump, exact, forget: false, resolve: 'no' };
+  return { bump, exact, forget: false, resolve: !exact || m.type === 'create' ? 'yes' : 'if-tracked' };
+}
+
+/**
+ * Many events at once: the kernel queue may have overflowed, and parcel drops that notice. A
+ * burst is `threshold` events within one second; its full crawl is due once events pause for a
+ * second, and at the latest 10 s after the burst began.
+ */
+export class BurstDetector {
+  private window: { at: number; n: number }[] = [];
+  private since = 0;
+
+  constructor(private readonly threshold: number) {}
+
+  /**
+   * `n` events arrived at `now` (ms). null: no burst is on. Else when its crawl is due (ms from
+   * now; a later note() supersedes it), and the event count if this call began the burst.
+   */
+  note(now: number, n: number): { readonly waitMs: number; readonly beganWith: number | null } | null {
+    this.window.push({ at: now, n });
+    while (this.window.length > 0 && this.window[0]!.at < now - 1000) this.window.shift();
+    const total = this.window.reduce((s, b) => s + b.n, 0);
+    let beganWith: number | null = null;
+    if (total >= this.threshold && this.since === 0) {
+      this.since = now;
+      beganWith = total;
+    }
+    if (this.since === 0) return null;
+    return { waitMs: Math.max(0, Math.min(1000, this.since + 10_000 - now)), beganWith };
+  }
+
+  /** The burst's crawl is starting: events from now on may begin a new burst. */
+  end(): void {
+    this.since = 0;
+  }
+}

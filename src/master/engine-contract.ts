@@ -5,10 +5,8 @@ import type { DeleteGuardConfig, Trip } from '../core/delete-guard.js';
 import type { EntryOp, OpResult } from '../core/ops.js';
 import type { HaltReason } from '../core/safety.js';
 import type { Xtime } from '../core/xtime.js';
-import type { EngineLog } from '../log/logger.js';
 import type { RsyncConfig, RsyncRun } from '../transport/rsync.js';
 
-export type { EngineLog };
 
 export interface EngineConfig {
   readonly markKey: string;

@@ -25,7 +25,6 @@ import { visit } from './engine-visit.js';
 import type { MasterSource } from './source.js';
 
 export type { BatchSummary, EngineConfig, EngineEvents, PassOptions, PassReport } from './engine-contract.js';
-export type { EngineLog } from '../log/logger.js';
 
 /** Directories listed ahead of their visit (both sides), to overlap FUSE round trips. */
 const PREFETCH_DIRS = 6;
