@@ -7,7 +7,6 @@ import type { HaltReason } from '../core/safety.js';
 import type { Xtime } from '../core/xtime.js';
 import type { RsyncConfig, RsyncRun } from '../transport/rsync.js';
 
-
 export interface EngineConfig {
   readonly markKey: string;
   readonly rsync: RsyncConfig;
