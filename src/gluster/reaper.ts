@@ -18,7 +18,6 @@ export function ownerFileOf(dir: string): string {
   return `${dir}.owner`;
 }
 
-
 /**
  * Unmount aux mounts left by workers that died without cleaning up (kill -9): ours by name,
  * with an owner file naming a process that no longer exists. Their glusterfs clients go with

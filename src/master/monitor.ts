@@ -143,7 +143,6 @@ export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, sla
   return exitCode;
 }
 
-
 /** Same program, same arguments, marked as the worker; logs go to our stdout/stderr. */
 function spawnWorker(): ChildProcess {
   return spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {

@@ -83,7 +83,6 @@ function isWriterRunning(state: SessionState, alive: (pid: number) => boolean): 
   return Number.isInteger(state.pid) && state.pid > 0 && alive(state.pid);
 }
 
-
 /** The human form: verdict and reasons, then one block per session with a worker table. */
 export function formatStatus(doc: StatusDoc, httpUrl?: string): string {
   const lines: string[] = [];

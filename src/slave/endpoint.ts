@@ -5,7 +5,6 @@ import type { EntryOp } from '../core/ops.js';
 import type { RsyncTarget, SlaveEndpoint, SlaveIdentity } from '../protocol/endpoint.js';
 import { SlaveServer } from './server.js';
 
-
 /** A slave directory on this host, served in-process. */
 export class LocalSlave implements SlaveEndpoint {
   private readonly server: SlaveServer;

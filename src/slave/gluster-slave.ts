@@ -23,7 +23,6 @@ export interface GlusterSlaveOptions extends GlusterMountConfig {
   readonly log?: EngineLog;
 }
 
-
 export class GlusterSlave extends LocalSlave {
   constructor(
     private readonly mount: AuxMount,

@@ -10,7 +10,6 @@ import type { SlaveHooks } from '../protocol/connect.js';
 import type { SlaveEndpoint } from '../protocol/endpoint.js';
 import { normalizeUrl, type ResourceUrl } from '../url/url.js';
 
-
 /** Open the slave `url` names; what it reports about its connection goes to `hooks`. */
 export async function openSlave(opts: ResolvedOptions, url: ResourceUrl, log: Logger, hooks: SlaveHooks): Promise<SlaveEndpoint> {
   switch (url.kind) {

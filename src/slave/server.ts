@@ -15,7 +15,6 @@ import type { SlaveIdentity } from '../protocol/endpoint.js';
 /** Entry ops in flight at once (each is a few round trips on a FUSE slave). */
 const APPLY_PARALLELISM = 16;
 
-
 export class SlaveServer {
   private tmpSeq = 0;
 

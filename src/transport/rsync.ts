@@ -18,7 +18,6 @@ export interface RsyncRun {
   readonly durationMs: number;
 }
 
-
 export interface RsyncConfig {
   readonly command: string[];
   readonly extraOptions: string[];

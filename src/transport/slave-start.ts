@@ -22,7 +22,6 @@ export interface SlaveStartFacts {
 const NOT_RUNNABLE = new Set([126, 127]);
 const VERSION = /protocol version mismatch[^;]*/;
 
-
 /** GSYNCD_ERR_SLAVE_COMMAND when the slave command cannot start, else null (retry as usual). */
 export function slaveStartProblem(f: SlaveStartFacts): { readonly reason: SlaveStartReason; readonly error: GsyncdError } | null {
   const said = lastLine(f.stderr);

@@ -39,7 +39,6 @@ export interface SshSlaveConfig {
   readonly onConnectAttempt?: (result: SshConnectResult) => void;
 }
 
-
 /** The command line run on the slave host; the original's form (`gsyncd … --slave … URL`). */
 export function remoteSlaveCommand(cfg: Pick<SshSlaveConfig, 'remoteGsyncd' | 'timeoutSec' | 'url'>): string {
   return [...cfg.remoteGsyncd.split(/\s+/).filter(Boolean), '--slave', '--timeout', String(cfg.timeoutSec), normalizeUrl(cfg.url.inner)].join(' ');
