@@ -60,6 +60,11 @@ export interface Visit {
   readonly parent: Visit | null;
   /** Its slave side appears only after a pending rename is applied. */
   needsFlush: boolean;
+  /**
+   * New on the slave with everything below it (made by this pass's mkdirs): its slave side is
+   * known to be empty, so it is not listed there.
+   */
+  readonly fresh: boolean;
   entries: MasterEntry[] | null;
   changed: boolean;
   failed: boolean;
@@ -104,13 +109,16 @@ export class Batch {
 /** A path that failed, why, and the errno when one applies (ENOENT: churn). */
 export type PathFailure = [path: BytePath, why: string, errno: string | undefined];
 
-export function listBoth(ctx: EngineContext, dir: BytePath): Promise<Listings> {
-  return Promise.all([ctx.master.list(dir), ctx.slave.list(dir, ctx.cfg.markKey)]);
+export function listBoth(ctx: EngineContext, v: Visit): Promise<Listings> {
+  return Promise.all([ctx.master.list(v.dir), v.fresh ? null : ctx.slave.list(v.dir, ctx.cfg.markKey)]);
 }
 
-/** The visit of directory `m` below `parent`, to be listed later. */
-export function childVisit(parent: Visit, m: MasterEntry, needsFlush: boolean, stime: Xtime | null = null): Visit {
-  return { dir: joinRel(parent.dir, m.name), xtime: m.xtime ?? null, stime, entry: m, parent, needsFlush, entries: null, changed: false, failed: false, incomplete: false, flushed: false, marked: false };
+/**
+ * The visit of directory `m` below `parent`, to be listed later. `made`: this pass makes it on
+ * the slave (not renamed there), so it and everything below it are fresh.
+ */
+export function childVisit(parent: Visit, m: MasterEntry, needsFlush: boolean, stime: Xtime | null = null, made = false): Visit {
+  return { dir: joinRel(parent.dir, m.name), xtime: m.xtime ?? null, stime, entry: m, parent, needsFlush, fresh: made || parent.fresh, entries: null, changed: false, failed: false, incomplete: false, flushed: false, marked: false };
 }
 
 /** The master entry a visit of this batch listed at `path` (its owner's listing). */

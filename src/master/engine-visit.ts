@@ -64,7 +64,7 @@ export async function visit(ctx: EngineContext, v: Visit, [masterList, slaveList
         d.mkdirs.push({ path, entry: m });
         d.dirAttrs.push({ path, entry: m }); // its mtime is set even if it stays empty
       }
-      children.push(childVisit(v, m, !!renamedFrom));
+      children.push(childVisit(v, m, !!renamedFrom, null, !renamedFrom));
     }
   }
   if (attrOnly) {
@@ -167,7 +167,10 @@ async function resolveExisting(ctx: EngineContext, m: MasterEntry, path: BytePat
     if (verdict === 'still-there') continue; // a directory has one name; that one is still in place
     if (verdict === 'link') {
       d.links.push({ existing: p, path });
-      if (m.nlink > 1) addData(ctx, batch, path, m); // content may have changed too; in place keeps the link
+      // Its content may have changed too (in place keeps the link). Also when the link count
+      // says 1: then the lookup was stale (the old name was renamed away a moment ago, see
+      // MasterSource.lookup), and only rsync's check keeps the old copy from passing as synced.
+      addData(ctx, batch, path, m);
       return null;
     }
     d.renames.push({ from: p, to: path });
@@ -209,7 +212,9 @@ async function resolveExisting(ctx: EngineContext, m: MasterEntry, path: BytePat
 export async function relinkPartners(ctx: EngineContext, batch: Batch, m: MasterEntry, path: BytePath): Promise<void> {
   for (const p of [...ctx.ids.pathsOf(m.id)]) {
     if (p === path || batch.renamed.has(p) || batch.relinks.some((r) => r.path === p && r.existing === path)) continue;
-    const now = await ctx.master.lookup(p);
+    // Fresh: a stale answer would link a name the master no longer has for this object, maybe
+    // in a directory this pass has already confirmed.
+    const now = await ctx.master.lookup(p, { fresh: true });
     if (now?.id === m.id) batch.relinks.push({ existing: path, path: p, id: m.id });
   }
 }

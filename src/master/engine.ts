@@ -19,6 +19,7 @@ import type { SlaveEndpoint } from '../protocol/endpoint.js';
 import type { EngineConfig, EngineEvents, PassOptions, PassReport } from './engine-contract.js';
 import { applyDeferredDeletes } from './engine-deletes.js';
 import { flush } from './engine-flush.js';
+import { FlushPipeline, waitsForFlight } from './engine-pipeline.js';
 import { stampClosed, stampMarks } from './engine-marks.js';
 import { Batch, listBoth, type Deferred, type EngineContext, type Listings, type Visit } from './engine-state.js';
 import { visit } from './engine-visit.js';
@@ -105,20 +106,24 @@ export class SyncEngine {
     this.ctx.deferredDirs = new Set();
     this.ctx.attrsAfterDeletes = new Set();
     const rootStime = slaveRootMark && !xtimeNewer(slaveRootMark, rootX) ? slaveRootMark : null;
-    const rootVisit: Visit = { dir: '', xtime: rootX, stime: rootStime, entry: await this.ctx.master.lookup(''), parent: null, needsFlush: false, entries: null, changed: false, failed: false, incomplete: false, flushed: false, marked: false };
+    const rootVisit: Visit = { dir: '', xtime: rootX, stime: rootStime, entry: await this.ctx.master.lookup(''), parent: null, needsFlush: false, fresh: false, entries: null, changed: false, failed: false, incomplete: false, flushed: false, marked: false };
     const all: Visit[] = [];
     const deferred: Deferred[] = [];
     const stack: Visit[] = [rootVisit];
     let batch = new Batch();
-    // Listings of the next directories on the stack, started ahead of their visits. Dropped at
-    // every flush: a flush changes the slave, so a listing read before it may be stale.
-    let ahead = new Map<Visit, Promise<Listings>>();
+    // The batch being applied while the walk goes on. Only fresh directories (new on the slave
+    // with everything below them: nothing to list there) are visited meanwhile; any other waits.
+    const pipe = new FlushPipeline();
+    // Listings of the next directories on the stack, started ahead of their visits. Dropped when
+    // a flush starts: it changes the slave, so a slave listing read before it may be stale.
+    const ahead = new Map<Visit, Promise<Listings>>();
     const listAhead = () => {
       for (let i = stack.length - 1, n = 0; i >= 0 && n < PREFETCH_DIRS; i--, n++) {
         const next = stack[i]!;
         if (next.needsFlush) continue; // its slave side appears only after the flush
+        if (!next.fresh && pipe.busy) continue; // its slave side may be changing now
         if (ahead.has(next)) continue;
-        const p = listBoth(this.ctx, next.dir);
+        const p = listBoth(this.ctx, next);
         p.catch(() => {}); // awaited (and its error raised) by the visit, if it comes to one
         ahead.set(next, p);
       }
@@ -127,25 +132,32 @@ export class SyncEngine {
     // renames many, and one flush per directory made catching up slower than the churn.
     const afterFlush: Visit[] = [];
     const flushNow = async () => {
-      ahead = new Map();
-      await flush(this.ctx, batch, report);
+      for (const v of [...ahead.keys()]) if (!v.fresh) ahead.delete(v);
+      const applying = batch;
       batch = new Batch();
-      for (const w of afterFlush) w.needsFlush = false;
-      stack.push(...afterFlush.reverse());
-      afterFlush.length = 0;
-      // Subtrees finished by now are stamped now: a worker killed later in a long pass does not
-      // redo them (under frequent kills, end-of-pass marks were never reached).
-      await stampClosed(this.ctx, all, stack, deferred, report);
+      const waiting = afterFlush.splice(0);
+      await pipe.start(async () => {
+        await flush(this.ctx, applying, report);
+        for (const w of waiting) w.needsFlush = false;
+        // Subtrees finished by now are stamped now: a worker killed later in a long pass does
+        // not redo them (under frequent kills, end-of-pass marks were never reached).
+        await stampClosed(this.ctx, all, [...stack, ...afterFlush, ...waiting], deferred, report);
+      });
+      if (waiting.length === 0) return;
+      await pipe.settle(); // renamed directories are listed once their renames are applied
+      stack.push(...waiting.reverse());
     };
     // Before anything is applied (every batch, and the deletes at the end), the master must
     // still be sane: a mount lost or a root emptied while a long pass runs must not be mirrored.
     const stillSane = async (): Promise<HaltReason | null> =>
       (await this.ctx.master.safetyCheck()) ?? (everSynced && !(await hasEntries(this.ctx.master.root, (n) => n === '.gfid')) ? 'root_emptied' : null);
+    // Every way out of the walk lets the batch in flight finish first.
+    const leave = async <T>(result: T): Promise<T> => { await pipe.settle(); return result; };
     while (stack.length > 0 || afterFlush.length > 0) {
-      if (this.ctx.stopRequested) return report; // abandoned: nothing of it is marked
+      if (this.ctx.stopRequested) return leave(report); // abandoned: nothing of it is marked
       if (stack.length === 0) {
         const halt = await stillSane();
-        if (halt) return { ...report, halted: halt };
+        if (halt) return leave({ ...report, halted: halt });
         await flushNow();
         continue;
       }
@@ -154,21 +166,24 @@ export class SyncEngine {
         afterFlush.push(v);
         continue;
       }
-      all.push(v);
-      const listed = ahead.get(v) ?? listBoth(this.ctx, v.dir);
+      all.push(v); // before any wait: an unvisited child keeps its ancestors from being stamped
+      if (!v.fresh) await pipe.settle();
+      const listed = ahead.get(v) ?? listBoth(this.ctx, v);
       ahead.delete(v);
       const listings = await listed;
+      if (pipe.busy && waitsForFlight(listings[0], this.ctx.ids)) await pipe.settle();
       batch.listedUntil = Date.now();
       const children = await visit(this.ctx, v, listings, batch, deferred, report, everSynced, verify);
-      if (children === 'halt') return { ...report, halted: 'root_emptied' };
+      if (children === 'halt') return leave({ ...report, halted: 'root_emptied' });
       for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
       if (batch.size >= this.ctx.cfg.batchMaxEntries || batch.dataBytes >= this.ctx.cfg.batchMaxBytes) {
         const halt = await stillSane();
-        if (halt) return { ...report, halted: halt };
+        if (halt) return leave({ ...report, halted: halt });
         await flushNow();
       }
       listAhead();
     }
+    await pipe.settle();
     if (this.ctx.stopRequested) return report;
     const final = await stillSane();
     if (final) return { ...report, halted: final };

@@ -7,7 +7,7 @@ import type { MasterEntry } from '../core/entry.js';
 import { gsyncdError } from '../core/errors.js';
 import type { HaltReason } from '../core/safety.js';
 import { decodeXtime, formatXtime, type Xtime } from '../core/xtime.js';
-import { absPath, copyVanished, listDir, lstatEntry, type RawStat } from '../fs/tree.js';
+import { absPath, copyVanished, listDir, lstatEntry, nameListed, type RawStat } from '../fs/tree.js';
 import { getXattr } from '../fs/xattr.js';
 import { auxMountOptions, readMountSettleMs, type GlusterMountConfig } from '../gluster/mount-options.js';
 import { AuxMount } from '../gluster/mount.js';
@@ -273,7 +273,11 @@ export class GlusterSource implements MasterSource {
     return out;
   }
 
-  async lookup(path: BytePath): Promise<MasterEntry | null> {
+  async lookup(path: BytePath, opts: { readonly fresh?: boolean } = {}): Promise<MasterEntry | null> {
+    // md-cache may still map a name removed or replaced by another client to the object it held
+    // up to a second ago; a listing of its directory (never cached) says what is there now, and
+    // its READDIRP refreshes what the lstat below then answers.
+    if (opts.fresh && !(await nameListed(this.root, path))) return null;
     const st = await lstatEntry(this.root, path, baseName(path));
     if (!st || st.dev !== this.mount?.dev) await this.assertMounted();
     return st ? toEntry(st) : null;

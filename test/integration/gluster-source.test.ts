@@ -162,7 +162,7 @@ test('parsing: volume info XML, volume-mark, mount arguments, slave mark key', (
   const args = new AuxMount({ host: 'h', volume: 'v', timeoutSec: 1, logLevel: 'info', params: 'acl attribute-timeout=1 xlator-option=*-dht.assert-no-child-down=false' }).commandArgs();
   assert.deepEqual(args, [
     '--volfile-server=h', '--volfile-id=v', '--client-pid=-1', '--aux-gfid-mount', '--log-level=INFO',
-    '--entry-timeout=0', '--negative-timeout=0', '--xlator-option=*-md-cache.md-cache-timeout=0',
+    '--entry-timeout=0', '--negative-timeout=0', '--xlator-option=*-md-cache.md-cache-timeout=1',
     '--acl', '--attribute-timeout=1', '--xlator-option=*-dht.assert-no-child-down=false',
   ]);
   assert.equal(glusterSlaveMarkKey('trusted.gsyncd.abc.xtime'), 'trusted.glusterfs.abc.xtime');
