@@ -7,7 +7,7 @@
 # forced command (the gsyncd dispatcher) as that user, and the dispatcher starts
 # `gsyncd --slave` or `rsync --server` confined to the slave root. An unprivileged slave cannot
 # give files their owners: the master must then not ask rsync for super-user work
-# (GSYNCD_RSYNC_OPTIONS="--sparse --no-super" on the master), and files belong to gsyncd on the
+# (GSYNCD_RSYNC_OPTIONS="--no-super" on the master), and files belong to gsyncd on the
 # slave. To keep owners, set LOGIN_USER=root here and use ssh://root@HOST:/data on the master:
 # root may then log in only with a key that has the forced command
 # (PermitRootLogin forced-commands-only).

@@ -16,6 +16,8 @@ export interface EntryStat {
   readonly mtimeNsec: number;
   /** Symlink target (byte string), for symlinks only. */
   readonly target?: BytePath;
+  /** A regular file with holes (fewer blocks allocated than its size needs): sent with --sparse. */
+  readonly sparse?: true;
 }
 
 export interface MasterEntry extends EntryStat {
@@ -47,6 +49,16 @@ export function entryTypeOfMode(mode: number): EntryType {
     case 0o120000: return 'symlink';
     default: return 'other';
   }
+}
+
+/**
+ * A file whose allocated blocks (512-byte units, st_blocks) cover less than its size has holes.
+ * Wrong either way costs no data: a compressed file system can make a dense file look sparse
+ * (sent with --sparse: holes written for runs of zeros), a hole-punched file written since the
+ * stat can look dense (its zeros written out on the slave).
+ */
+export function hasHoles(type: EntryType, size: number, blocks: number): boolean {
+  return type === 'file' && size > 0 && blocks * 512 < size;
 }
 
 /** Content (data) differs as rsync's quick check would see it. */

@@ -12,6 +12,8 @@ export interface DataItem {
   readonly path: BytePath;
   readonly size: number;
   readonly inplace: boolean;
+  /** The file has holes: its run keeps them (--sparse; rsync then checks every block for zeros). */
+  readonly sparse?: true;
 }
 
 export interface Decisions {

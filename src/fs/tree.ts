@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { baseName, fromBytes, parentOf, pathBytes, type BytePath } from '../core/bytepath.js';
-import { entryTypeOfMode, modeBits, type EntryStat } from '../core/entry.js';
+import { entryTypeOfMode, hasHoles, modeBits, type EntryStat } from '../core/entry.js';
 
 export interface RawStat extends EntryStat {
   readonly ino: bigint;
@@ -27,6 +27,7 @@ export async function lstatEntry(root: string, rel: BytePath, name: BytePath): P
       size: type === 'dir' ? 0 : Number(st.size),
       mtimeSec: Number(st.mtimeNs / 1_000_000_000n), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n),
       target, ino: st.ino, dev: st.dev, nlink: Number(st.nlink), ctimeNs: st.ctimeNs,
+      ...(hasHoles(type, Number(st.size), Number(st.blocks)) ? { sparse: true as const } : {}),
     };
   } catch (err) {
     // ENOTDIR: an ancestor became a file meanwhile; either way nothing is there.

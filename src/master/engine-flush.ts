@@ -7,7 +7,7 @@ import { opPaths, type EntryOp } from '../core/ops.js';
 import { planBatch, type DataItem } from '../core/plan.js';
 import { linkGroupOpen } from '../core/renames-links.js';
 import type { BatchSummary } from './engine-contract.js';
-import { dedupeByPath, listedAt, opTarget, type Batch, type EngineContext } from './engine-state.js';
+import { dedupeByPath, listedAt, opTarget, sparseOf, type Batch, type EngineContext } from './engine-state.js';
 import { applyOps, dataRoot, sendData, syncDirAttrs } from './engine-transfer.js';
 import { relinkPartners } from './engine-visit.js';
 
@@ -56,7 +56,7 @@ export async function flush(ctx: EngineContext, batch: Batch, report: { entryOps
       if (!target.includes('.gsyncd-rename-')) {
         const m = listedAt(batch, target);
         if (m && m.type !== 'dir') {
-          resend.push({ path: target, size: m.size, inplace: false });
+          resend.push({ path: target, size: m.size, inplace: false, ...sparseOf(m) });
           if (m.type === 'file' && m.nlink > 1) copies.push([m, target]);
           return;
         }
@@ -87,7 +87,7 @@ export async function flush(ctx: EngineContext, batch: Batch, report: { entryOps
     if (op.op === 'link' && r.errno === 'ENOENT' && !batch.owner.get(op.path)?.failed) {
       const m = listedAt(batch, op.path);
       if (m && m.type === 'file') {
-        orphans.push({ path: op.path, size: m.size, inplace: false });
+        orphans.push({ path: op.path, size: m.size, inplace: false, ...sparseOf(m) });
         if (m.nlink > 1) copies.push([m, op.path]);
         continue;
       }

@@ -127,6 +127,11 @@ export function listedAt(batch: Batch, path: BytePath): MasterEntry | undefined 
   return owner?.entries?.find((e) => joinRel(owner.dir, e.name) === path);
 }
 
+/** A data item's sparse flag, from its master entry. */
+export function sparseOf(m: MasterEntry): { sparse?: true } {
+  return m.sparse ? { sparse: true } : {};
+}
+
 export function opTarget(op: EntryOp): BytePath {
   return op.op === 'rename' ? op.to : op.path;
 }

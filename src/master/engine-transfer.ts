@@ -44,10 +44,14 @@ export async function dataRoot(ctx: EngineContext, batch: Batch, files: number):
  */
 export async function sendData(ctx: EngineContext, items: DataItem[], root: string, parallel = ctx.cfg.syncJobs, dirsAlong: readonly BytePath[] = []): Promise<{ bytesSent: number; failed: PathFailure[]; dirsLeft: BytePath[] }> {
   if (items.length === 0) return { bytesSent: 0, failed: [], dirsLeft: [...dirsAlong] };
-  const chunks = splitForJobs(items.filter((i) => !i.inplace), parallel, (i) => parentOf(i.path));
+  // Files with holes go in a run of their own with --sparse: it makes rsync scan every block of
+  // a file for zeros (measured over ssh: 100 MiB of dense data in 2.93 s instead of 1.46 s).
+  const chunks = splitForJobs(items.filter((i) => !i.inplace && !i.sparse), parallel, (i) => parentOf(i.path));
   const inplace = items.filter((i) => i.inplace);
-  const jobs = chunks.map((c) => ({ paths: c.map((i) => i.path), inplace: false }));
-  if (inplace.length) jobs.push({ paths: inplace.map((i) => i.path), inplace: true });
+  const sparse = items.filter((i) => !i.inplace && i.sparse);
+  const jobs = chunks.map((c) => ({ paths: c.map((i) => i.path), inplace: false, sparse: false }));
+  if (sparse.length) jobs.push({ paths: sparse.map((i) => i.path), inplace: false, sparse: true });
+  if (inplace.length) jobs.push({ paths: inplace.map((i) => i.path), inplace: true, sparse: false });
   // A directory's attributes ride along with the one run that writes into it: set by one of
   // several, its times could be disturbed by another one still writing there.
   const { along, left } = dirsAlongRuns(jobs.map((j) => j.paths), dirsAlong);
@@ -55,7 +59,8 @@ export async function sendData(ctx: EngineContext, items: DataItem[], root: stri
   let bytesSent = 0;
   const failed: PathFailure[] = [];
   await Promise.all(jobs.map(async (job) => {
-    const cfg = job.inplace ? { ...ctx.cfg.rsync, extraOptions: [...ctx.cfg.rsync.extraOptions, '--inplace'] } : ctx.cfg.rsync;
+    const extra = job.inplace ? ['--inplace'] : job.sparse ? ['--sparse'] : [];
+    const cfg = extra.length ? { ...ctx.cfg.rsync, extraOptions: [...ctx.cfg.rsync.extraOptions, ...extra] } : ctx.cfg.rsync;
     let run: RsyncRun | null = null;
     for (let attempt = 0; attempt <= ctx.cfg.maxRsyncRetries; attempt++) {
       if (attempt > 0) await sleepUnlessStopped(ctx, ctx.cfg.retryDelayMs(attempt));
@@ -63,7 +68,7 @@ export async function sendData(ctx: EngineContext, items: DataItem[], root: stri
       // A retry reads from the uncached root: a failing read mount must not fail the batch.
       const from = attempt === 0 ? root : ctx.master.root;
       run = await runRsync(cfg, from, ctx.slave.rsyncTarget(), job.paths);
-      ctx.log.debug({ files: job.paths.length, exitCode: run.exitCode, bytesSent: run.bytesSent, ms: run.durationMs, inplace: job.inplace }, 'rsync run');
+      ctx.log.debug({ files: job.paths.length, exitCode: run.exitCode, bytesSent: run.bytesSent, ms: run.durationMs, inplace: job.inplace, sparse: job.sparse }, 'rsync run');
       ctx.events.onRsync?.(run);
       bytesSent += run.bytesSent;
       if (rsyncSucceeded(run.result)) break;

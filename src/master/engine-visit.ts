@@ -9,7 +9,7 @@ import { oldNameVerdict, renameNeedsData, sendsInPlace, splitLinkNames, takenNam
 import { rootEmptiedHalt } from '../core/safety.js';
 import { xtimeNewer } from '../core/xtime.js';
 import { vanishedNames } from '../fs/tree.js';
-import { childVisit, type Batch, type Deferred, type EngineContext, type Listings, type Visit } from './engine-state.js';
+import { childVisit, sparseOf, type Batch, type Deferred, type EngineContext, type Listings, type Visit } from './engine-state.js';
 
 /** Turn the difference of one directory's listings (both sides) into batch decisions. */
 export async function visit(ctx: EngineContext, v: Visit, [masterList, slaveList]: Listings, batch: Batch, deferred: Deferred[], report: { dirsVisited: number; scanned: number; failures: string[] }, everSynced: boolean, verify: boolean): Promise<Visit[] | 'halt'> {
@@ -87,7 +87,7 @@ export async function visit(ctx: EngineContext, v: Visit, [masterList, slaveList
         await resolveExisting(ctx, m, path, batch, v.dir, masterList);
       } else {
         // A fresh inode, with the old content as rsync's delta basis.
-        d.data.push({ path, size: m.size, inplace: false });
+        d.data.push({ path, size: m.size, inplace: false, ...sparseOf(m) });
         batch.dataBytes += m.size;
         batch.sentIds.set(m.id, path);
       }
@@ -221,6 +221,6 @@ export async function relinkPartners(ctx: EngineContext, batch: Batch, m: Master
 
 function addData(ctx: EngineContext, batch: Batch, path: BytePath, m: MasterEntry): void {
   const inplace = sendsInPlace(m, m.type === 'file' ? ctx.ids.pathsOf(m.id).length : 0);
-  batch.decisions.data.push({ path, size: m.type === 'file' ? m.size : 0, inplace });
+  batch.decisions.data.push({ path, size: m.type === 'file' ? m.size : 0, inplace, ...sparseOf(m) });
   batch.dataBytes += m.type === 'file' ? m.size : 0;
 }

@@ -72,6 +72,7 @@ function toMasterEntry(st: RawStat, xtime?: Xtime): MasterEntry {
     name: st.name, type: st.type, mode: st.mode, uid: st.uid, gid: st.gid, size: st.size,
     mtimeSec: st.mtimeSec, mtimeNsec: st.mtimeNsec, id: trackerId(st.ino, st.type), nlink: st.nlink, ctimeNs: st.ctimeNs,
     ...(st.target !== undefined ? { target: st.target } : {}),
+    ...(st.sparse ? { sparse: st.sparse } : {}),
     ...(xtime ? { xtime } : {}),
   };
   return e;

@@ -61,8 +61,8 @@ export const tunables = [
   // ── data transfer ──
   { name: 'rsync-command', type: 'string', default: 'rsync', metavar: 'CMD', mode: 'master', effective: true,
     help: 'rsync program (split on whitespace)' },
-  { name: 'rsync-options', type: 'string', default: '--sparse', metavar: 'OPTS', mode: 'master', effective: true,
-    help: 'extra rsync options (split on whitespace)' },
+  { name: 'rsync-options', type: 'string', default: '', metavar: 'OPTS', mode: 'master', effective: true,
+    help: 'extra rsync options (split on whitespace); files with holes get --sparse in runs of their own' },
   { name: 'rsync-ssh-options', type: 'string', default: '--compress', metavar: 'OPTS', mode: 'master', effective: true,
     help: 'extra rsync options used only when the slave is remote' },
   { name: 'sync-jobs', type: 'int', default: 3, min: 1, max: 100, mode: 'both', effective: true,

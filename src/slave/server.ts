@@ -35,7 +35,7 @@ export class SlaveServer {
     const raw = await listDir(this.root, dir);
     if (!raw) return null;
     return Promise.all(raw.map(async (e) => {
-      const { ino: _i, dev: _d, nlink, ctimeNs: _c, ...entry } = e;
+      const { ino: _i, dev: _d, nlink, ctimeNs: _c, sparse: _s, ...entry } = e;
       // A file's link count tells the master whether a hard-link group is whole here.
       if (e.type !== 'dir') return e.type === 'file' && nlink > 1 ? { ...entry, nlink } : entry;
       const rel = dir === '' ? e.name : `${dir}/${e.name}`;
