@@ -1,5 +1,6 @@
 // The worker's end of the rsh bridge: a private UNIX socket; each connection names a command
-// (only `rsync --server ...` is allowed) that runs as an exec channel on the ssh2 connection.
+// (only `rsync --server ...` and `tar --extract ...` are allowed) that runs as an exec channel on
+// the ssh2 connection.
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -82,14 +83,14 @@ async function handle(sock: net.Socket, conn: SshConnection, log: RshLog): Promi
       sock.destroy();
       return;
     }
-    if (argv[0] !== 'rsync' || argv[1] !== '--server') {
-      log.warn({ argv0: argv[0] }, 'rsh bridge refused a command that is not rsync --server');
-      sock.end(Buffer.concat([frame(BridgeFrame.stderr, Buffer.from('gsyncd: only rsync --server may use the session connection\n')), frame(BridgeFrame.exit, u32(12))]));
+    if (!bridgeAllows(argv)) {
+      log.warn({ argv0: argv[0] }, 'rsh bridge refused a command that is neither rsync --server nor tar --extract');
+      sock.end(Buffer.concat([frame(BridgeFrame.stderr, Buffer.from('gsyncd: only rsync --server and tar --extract may use the session connection\n')), frame(BridgeFrame.exit, u32(12))]));
       return;
     }
     try {
       const channel = await conn.exec(argv.join(' '));
-      log.debug({ argv }, 'rsync channel opened');
+      log.debug({ argv }, `${argv[0]} channel opened`);
       if (rest.length) channel.write(rest);
       sock.on('data', (d: Buffer) => { if (!channel.write(d)) sock.pause(); });
       channel.on('drain', () => sock.resume());
@@ -107,6 +108,11 @@ async function handle(sock: net.Socket, conn: SshConnection, log: RshLog): Promi
   };
   sock.on('data', onHead);
   sock.on('error', () => {});
+}
+
+/** What the bridge runs on the session connection: a receiving rsync, or a receiving tar (--sync-method tar). */
+export function bridgeAllows(argv: readonly string[]): boolean {
+  return (argv[0] === 'rsync' && argv[1] === '--server') || (argv[0] === 'tar' && argv[1] === '--extract');
 }
 
 function u32(n: number): Buffer {
