@@ -39,7 +39,9 @@ export class RshServer {
     const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gsyncd-rsh-'));
     await fs.promises.chmod(dir, 0o700);
     const socketPath = path.join(dir, 's');
-    const server = net.createServer((sock) => void handle(sock, conn(), log));
+    // Half-open: a receiving tar's input ends (the bridge shuts down its writing side) before
+    // the remote tar exits; the exit frame must still get back. rsync never ends its input first.
+    const server = net.createServer({ allowHalfOpen: true }, (sock) => void handle(sock, conn(), log));
     await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(socketPath, resolve); });
     const script = path.join(dir, 'bridge.pl');
     await fs.promises.writeFile(script, PERL_BRIDGE, { mode: 0o400 });
