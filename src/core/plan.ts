@@ -12,6 +12,11 @@ export interface DataItem {
   readonly path: BytePath;
   readonly size: number;
   readonly inplace: boolean;
+  /**
+   * The slave's copy most likely has this content already (only attributes, xattrs or ACLs
+   * changed; a renamed file): rsync's quick check sends ~0 bytes, a tar stream the whole file.
+   */
+  readonly sameData?: boolean;
 }
 
 export interface Decisions {

@@ -18,6 +18,16 @@ describe('chooseSyncMethod', () => {
     assert.deepEqual([paths(r.tar), paths(r.rsync)], [['small', 'big'], ['linked']]);
   });
 
+  it('tar and auto: what the slave most likely has (attribute changes, renames) stays on rsync, whose quick check sends no data', () => {
+    const many = Array.from({ length: AUTO_TAR_MIN_FILES }, (_, i) => item(`f${i}`, 100));
+    const moved = { ...item('moved', 10 << 20), sameData: true };
+    for (const method of ['tar', 'auto'] as const) {
+      const r = chooseSyncMethod([...many, moved], method);
+      assert.deepEqual(paths(r.rsync), ['moved'], method);
+      assert.equal(r.tar.length, many.length);
+    }
+  });
+
   it('auto: small files by tar once a batch has enough of them; else all by rsync', () => {
     const many = Array.from({ length: AUTO_TAR_MIN_FILES }, (_, i) => item(`f${i}`, i === 0 ? AUTO_TAR_MAX_SIZE : 100));
     const r = chooseSyncMethod([...many, ...mixed], 'auto');
