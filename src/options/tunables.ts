@@ -68,7 +68,7 @@ export const tunables = [
   { name: 'sync-jobs', type: 'int', default: 3, min: 1, max: 100, mode: 'both', effective: true,
     help: 'parallel rsync jobs on the master; RPC workers on the slave' },
   { name: 'sync-method', type: 'enum', choices: ['rsync', 'tar', 'auto'], default: 'rsync', mode: 'master', effective: true,
-    help: 'how file data goes: rsync runs; tar streams (GNU tar over the same connection: fewer round trips for many small files; a slave dispatcher must allow it with --allow-tar) for every file but hard-link-preserving writes and directory attributes, which stay on rsync; auto: tar when a batch has at least 32 files of up to 256 KiB, for those. tar writes in place: the old file is removed and the new one written at its name, so a reader on the slave can see it partly written (rsync writes a temporary file and renames it)' },
+    help: 'how file data goes: rsync runs; tar streams (GNU tar over the same connection: fewer round trips for many small files; a slave dispatcher must allow it with --allow-tar) for every file but hard-link-preserving writes, attribute-only changes, renames and directory attributes, which stay on rsync; auto: tar when a batch has at least 32 files of up to 256 KiB, for those. tar writes in place: the old file is removed and the new one written at its name, so a reader on the slave can see it partly written (rsync writes a temporary file and renames it)' },
   { name: 'tar-command', type: 'string', default: 'tar', metavar: 'CMD', mode: 'master', effective: true,
     help: 'GNU tar program on the master (split on whitespace), for --sync-method tar|auto; a remote slave runs its own `tar`' },
   { name: 'max-rsync-retries', type: 'int', default: 10, min: 0, mode: 'master', effective: true,
