@@ -1,7 +1,8 @@
 // --sync-method tar|auto: file data by GNU tar streams instead of rsync runs. Odd names, user
 // xattrs, ACLs, symlinks and nanosecond times arrive as with rsync; a second pass after changes
 // converges; a file that vanishes before tar reads it leaves its directory unmarked; over ssh
-// the receiving tar goes through the session connection and the slave's dispatcher.
+// the receiving tar goes through the session connection (or an OpenSSH client) and the slave's
+// dispatcher.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -172,4 +173,11 @@ test('directory → ssh://host:/path by tar through the session connection and t
     prefix: hosts.a.execPrefix,
     log: (m) => t.diagnostic(m),
   });
+  // Through an OpenSSH client (--ssh-command) too: the receiving tar is `ssh ... HOST tar --extract ...`.
+  fs.writeFileSync(name(masterDir, 'odd', 'by openssh'), 'openssh\n');
+  fs.writeFileSync(name(masterDir, 'odd', '-leading-dash'), 'changed by openssh\n');
+  const viaOpenSsh = await gsyncd(['--once', '--sync-method', 'tar', '--ssh-command', 'ssh', '--log-level', 'debug', '--state-dir', stateDir, ...sshArgs, masterDir, slaveUrl], { prefix: hosts.a.execPrefix, timeoutMs: 120_000 });
+  assert.equal(viaOpenSsh.code, 0, (viaOpenSsh.stdout + viaOpenSsh.stderr).slice(-6000));
+  assert.ok(transfers(viaOpenSsh.stdout + viaOpenSsh.stderr).tarFiles >= 2);
+  assert.deepEqual(compareTrees(masterDir, slaveDir), []);
 });
