@@ -1,11 +1,13 @@
 // tar --extract confinement over an in-memory file tree (no real files): allowed only with
 // --allow-tar, from stdin, with the options gsyncd sends and a --directory inside the root.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { decideDispatchWith } from '../../../src/slave/dispatch-decide.js';
 import type { DispatchDecision, DispatchPolicy, DispatchProbe } from '../../../src/slave/dispatch-policy.js';
-import { parseDispatchArgs } from '../../../src/slave/dispatch.js';
+import { parseDispatchArgs, runDispatch } from '../../../src/slave/dispatch.js';
 
 /** A probe over a tree of directories and symlinks (link → target, absolute or relative). */
 function memProbe(dirs: readonly string[], links: Readonly<Record<string, string>>, mounts = ''): DispatchProbe {
@@ -88,5 +90,21 @@ describe('tar --extract confinement (in-memory tree)', () => {
     assert.equal(outcome(decide('tar --extract --file=- --directory=/data -C /data/sub')), 'bad_option');
     assert.equal(outcome(decide('tar --extract --file=- -C --to-command=sh')), 'bad_option');
     assert.equal(outcome(decide('tar --extract --file=- --directory=/data member-name')), 'bad_option');
+  });
+});
+
+describe('runDispatch: tar', () => {
+  it('runs the configured tar with English messages and without TAR_OPTIONS from the environment', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gsyncd-dtar-'));
+    try {
+      const fakeTar = path.join(dir, 'tar');
+      fs.writeFileSync(fakeTar, `#!/bin/sh\necho "$LC_ALL \${TAR_OPTIONS-unset} $*" > ${dir}/seen\nexit 2\n`, { mode: 0o755 });
+      const p: DispatchPolicy = { root: dir, allowVolumes: [], gsyncdArgv: ['gsyncd'], rsyncPath: 'rsync', allowTar: true, tarPath: fakeTar };
+      const env = { SSH_ORIGINAL_COMMAND: `tar --extract --file=- --directory=${dir} --xattrs`, TAR_OPTIONS: '--to-command=sh', LC_ALL: 'de_DE.UTF-8', PATH: process.env['PATH'] };
+      assert.equal(await runDispatch(env, p, { events: { emit: () => {}, flush: async () => {}, close: () => {} } }), 2);
+      assert.equal(fs.readFileSync(path.join(dir, 'seen'), 'utf8'), `C unset --extract --file=- --directory=${fs.realpathSync(dir)} --xattrs\n`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
