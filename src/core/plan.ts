@@ -17,6 +17,8 @@ export interface DataItem {
    * changed; a renamed file): rsync's quick check sends ~0 bytes, a tar stream the whole file.
    */
   readonly sameData?: boolean;
+  /** A fifo, socket or device: tar skips sockets (with exit 0), rsync -D makes them all. */
+  readonly special?: boolean;
 }
 
 export interface Decisions {

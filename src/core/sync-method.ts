@@ -13,11 +13,12 @@ export const AUTO_TAR_MIN_FILES = 32;
  * Split `items` by method. In-place items (writes that keep the slave's hard links) always go by
  * rsync --inplace: tar replaces the name. So do items whose content the slave most likely has
  * (attribute changes, renames): rsync's quick check sends their attributes, tar the whole file.
- * Directory attributes never come here (syncDirAttrs).
+ * Fifos, sockets and devices too: tar only sends regular files and symlinks here. Directory
+ * attributes never come here (syncDirAttrs).
  */
 export function chooseSyncMethod(items: readonly DataItem[], method: SyncMethod): { tar: DataItem[]; rsync: DataItem[] } {
   if (method === 'rsync') return { tar: [], rsync: [...items] };
-  const fits = (i: DataItem) => !i.inplace && !i.sameData && (method === 'tar' || i.size <= AUTO_TAR_MAX_SIZE);
+  const fits = (i: DataItem) => !i.inplace && !i.sameData && !i.special && (method === 'tar' || i.size <= AUTO_TAR_MAX_SIZE);
   const tar = items.filter(fits);
   if (method === 'auto' && tar.length < AUTO_TAR_MIN_FILES) return { tar: [], rsync: [...items] };
   return { tar, rsync: items.filter((i) => !fits(i)) };

@@ -216,6 +216,6 @@ export async function relinkPartners(ctx: EngineContext, batch: Batch, m: Master
 
 function addData(ctx: EngineContext, batch: Batch, path: BytePath, m: MasterEntry, sameData = false): void {
   const inplace = sendsInPlace(m, m.type === 'file' ? ctx.ids.pathsOf(m.id).length : 0);
-  batch.decisions.data.push({ path, size: m.type === 'file' ? m.size : 0, inplace, ...(sameData ? { sameData } : {}) });
+  batch.decisions.data.push({ path, size: m.type === 'file' ? m.size : 0, inplace, ...(sameData ? { sameData } : {}), ...(m.type === 'other' ? { special: true } : {}) });
   batch.dataBytes += m.type === 'file' ? m.size : 0;
 }

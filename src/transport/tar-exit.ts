@@ -63,13 +63,14 @@ export function tarBytesWritten(stderr: string): number {
 }
 
 /**
- * The stream's outcome. Exit 0 on both ends is ok whatever was said (warnings). Otherwise every
+ * The stream's outcome. Exit 0 on both ends is ok whatever was said (warnings), but for a member
+ * tar skipped (skippedOk). Otherwise every
  * message must name a path of the stream (or a directory above some: those below it), else the
  * whole stream counts as failed; so do exit codes tar does not use (a killed tar, ssh's 255, a
  * refusal by the slave's dispatcher) and a cut stderr.
  */
 export function classifyTarStream(create: TarEnd, extract: TarEnd, paths: readonly BytePath[], stderrCut = false): TarVerdict {
-  if (create.code === 0 && extract.code === 0) return { result: 'ok', vanished: [], failed: [] };
+  if (create.code === 0 && extract.code === 0) return skippedOk(create, paths);
   const whole: TarVerdict = { result: 'error', vanished: [], failed: [...paths] };
   // create: 1 = some files changed while read, 2 = errors; extract: 2 = errors.
   if (stderrCut || (create.code !== 0 && create.code !== 1 && create.code !== 2) || (extract.code !== 0 && extract.code !== 2)) return whole;
@@ -94,4 +95,17 @@ export function classifyTarStream(create: TarEnd, extract: TarEnd, paths: readon
   for (const p of failed) vanished.delete(p);
   const result: RsyncResult = failed.size > 0 ? 'partial' : 'vanished';
   return { result, vanished: [...vanished], failed: [...failed] };
+}
+
+/**
+ * Exit 0 whatever tar skipped with a warning: a socket (or door) is not archived. One that was a
+ * file when listed is not on the slave: failed, not confirmed.
+ */
+function skippedOk(create: TarEnd, paths: readonly BytePath[]): TarVerdict {
+  const failed: BytePath[] = [];
+  for (const line of create.stderr.split('\n')) {
+    const msg = parseTarMessage(line.trimEnd());
+    if (msg && /^(?:socket|door) ignored$/.test(msg[1]) && paths.includes(msg[0])) failed.push(msg[0]);
+  }
+  return failed.length ? { result: 'partial', vanished: [], failed } : { result: 'ok', vanished: [], failed: [] };
 }

@@ -18,12 +18,13 @@ describe('chooseSyncMethod', () => {
     assert.deepEqual([paths(r.tar), paths(r.rsync)], [['small', 'big'], ['linked']]);
   });
 
-  it('tar and auto: what the slave most likely has (attribute changes, renames) stays on rsync, whose quick check sends no data', () => {
+  it('tar and auto: what the slave most likely has (attribute changes, renames) stays on rsync, whose quick check sends no data; so do specials', () => {
     const many = Array.from({ length: AUTO_TAR_MIN_FILES }, (_, i) => item(`f${i}`, 100));
     const moved = { ...item('moved', 10 << 20), sameData: true };
+    const fifo = { ...item('fifo', 0), special: true };
     for (const method of ['tar', 'auto'] as const) {
-      const r = chooseSyncMethod([...many, moved], method);
-      assert.deepEqual(paths(r.rsync), ['moved'], method);
+      const r = chooseSyncMethod([...many, moved, fifo], method);
+      assert.deepEqual(paths(r.rsync), ['moved', 'fifo'], method);
       assert.equal(r.tar.length, many.length);
     }
   });

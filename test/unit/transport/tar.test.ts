@@ -79,6 +79,10 @@ describe('classifyTarStream', () => {
     assert.deepEqual(classifyTarStream(ok, { code: 0, stderr: 'tar: a: time stamp 2030-01-01 is 1 s in the future\n' }, paths), { result: 'ok', vanished: [], failed: [] });
   });
 
+  it('fails a member tar skipped with exit 0 (it became a socket since the listing)', () => {
+    assert.deepEqual(classifyTarStream({ code: 0, stderr: 'tar: d/c: socket ignored\n' }, ok, paths), { result: 'partial', vanished: [], failed: ['d/c'] });
+  });
+
   it('pins files gone on the master (exit 2 for a listed file, 1 for one removed or changed while read)', () => {
     const gone = { code: 2, stderr: `tar: d/b: Cannot stat: No such file or directory\nTotal bytes written: 10240 (10KiB, 1MiB/s)\n${FAIL}\n` };
     assert.deepEqual(classifyTarStream(gone, ok, paths), { result: 'vanished', vanished: ['d/b'], failed: [] });
