@@ -13,7 +13,7 @@
 //     (dispatch-tar.ts), for a master's --sync-method tar.
 // Everything else is refused with a reason. decideDispatch is the whole policy and does no I/O
 // beyond reading (realpath, lstat, /proc/mounts) through a replaceable probe (dispatch-decide.ts,
-// dispatch-rsync.ts); runDispatch acts.
+// dispatch-rsync.ts, dispatch-tar.ts); runDispatch acts.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
