@@ -66,7 +66,7 @@ export function renderHelp(derivedDefaults: Readonly<Record<string, string>> = {
     '       gsyncd --normalize-url | --canonicalize-url | --canonicalize-escape-url URL...',
     `       ${statusUsage}  (verdict; exit 0/1/2/3)`,
     '       gsyncd slave-agent ROOT [--sshd-port N] [--http-bind ADDR] ...  (slave host: sshd + metrics)',
-    '       gsyncd --dispatch --root DIR [--allow-volume VOL]             (authorized_keys forced command)',
+    '       gsyncd --dispatch --root DIR [--allow-volume VOL] [--allow-tar] (authorized_keys forced command)',
     '       gsyncd healthcheck [URL]                                       (exit 0 on a 2xx answer)',
     '',
     'Mirror the MASTER tree (a GlusterFS volume or a directory) to the SLAVE, continuously.',

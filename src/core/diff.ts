@@ -12,6 +12,8 @@ export interface DirDiff {
   readonly extra: SlaveEntry[];
   /** Non-directories present on both sides whose data or attributes differ. */
   readonly changed: MasterEntry[];
+  /** Names in `changed` whose size and mtime agree with the slave's: only attributes, xattrs or ACLs differ. */
+  readonly sameData: ReadonlySet<BytePath>;
   /** Directories present on both sides whose own attributes differ. */
   readonly dirAttrs: MasterEntry[];
   /** Subdirectories (present on both sides) to visit: master xtime newer than their slave mark. */
@@ -43,6 +45,7 @@ export function diffDirectory(dir: BytePath, master: MasterEntry[], slave: Slave
   for (const s of slave ?? []) slaveByName.set(s.name, s);
   const missing: MasterEntry[] = [];
   const changed: MasterEntry[] = [];
+  const sameData = new Set<BytePath>();
   const dirAttrs: MasterEntry[] = [];
   const descend: { entry: MasterEntry; stime: Xtime }[] = [];
   const markAhead: MasterEntry[] = [];
@@ -65,10 +68,11 @@ export function diffDirectory(dir: BytePath, master: MasterEntry[], slave: Slave
       }
     } else if (dataDiffers(m, s) || attrsDiffer(m, s) || (m.type !== 'symlink' && changedSince(m))) {
       changed.push(m);
+      if (!dataDiffers(m, s)) sameData.add(m.name);
     }
   }
   const extra = (slave ?? []).filter((s) => !matched.has(s.name));
-  return { dir, missing, extra, changed, dirAttrs, descend, markAhead, scanned: master.length };
+  return { dir, missing, extra, changed, sameData, dirAttrs, descend, markAhead, scanned: master.length };
 }
 
 /** ctime (ns) strictly after an xtime (s, µs): compared at µs, the xtime's resolution. */

@@ -14,6 +14,13 @@ export interface DataItem {
   readonly inplace: boolean;
   /** The file has holes: its run keeps them (--sparse; rsync then checks every block for zeros). */
   readonly sparse?: true;
+  /**
+   * The slave's copy most likely has this content already (only attributes, xattrs or ACLs
+   * changed; a renamed file): rsync's quick check sends ~0 bytes, a tar stream the whole file.
+   */
+  readonly sameData?: boolean;
+  /** A fifo, socket or device: tar skips sockets (with exit 0), rsync -D makes them all. */
+  readonly special?: boolean;
 }
 
 export interface Decisions {

@@ -5,12 +5,17 @@ import type { DeleteGuardConfig, Trip } from '../core/delete-guard.js';
 import type { EntryOp, OpResult } from '../core/ops.js';
 import type { HaltReason } from '../core/safety.js';
 import type { Xtime } from '../core/xtime.js';
+import type { SyncMethod } from '../core/sync-method.js';
 import type { RsyncConfig, RsyncRun } from '../transport/rsync.js';
+import type { TarConfig } from '../transport/tar.js';
 
 export interface EngineConfig {
   readonly markKey: string;
   readonly rsync: RsyncConfig;
   readonly syncJobs: number;
+  /** Which files go by tar streams instead of rsync runs (core/sync-method.ts). */
+  readonly syncMethod: SyncMethod;
+  readonly tar: TarConfig;
   readonly ignoreDeletes: boolean;
   /** The mass-deletion guard and the delete delay (core/delete-guard.ts). */
   readonly deletes: DeleteGuardConfig;

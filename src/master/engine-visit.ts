@@ -73,7 +73,7 @@ export async function visit(ctx: EngineContext, v: Visit, [masterList, slaveList
     for (const m of attrOnly) {
       const path = joinRel(v.dir, m.name);
       own(path);
-      addData(ctx, batch, path, m); // rsync's quick check: attributes only
+      addData(ctx, batch, path, m, true); // rsync's quick check: attributes only
     }
   }
   for (const m of diff.changed) {
@@ -93,7 +93,7 @@ export async function visit(ctx: EngineContext, v: Visit, [masterList, slaveList
       }
       continue;
     }
-    addData(ctx, batch, path, m);
+    addData(ctx, batch, path, m, diff.sameData.has(m.name));
   }
   // A link group the slave holds as separate copies (broken before the id map knew all its
   // names): the others follow this name, whose copy is current or made current (in place)
@@ -179,7 +179,7 @@ async function resolveExisting(ctx: EngineContext, m: MasterEntry, path: BytePat
     // If the rename fails (source gone), the data is sent after all (see flush).
     const old = ctx.slaveExtras.get(p);
     ctx.slaveExtras.delete(p);
-    if (renameNeedsData(m, old)) addData(ctx, batch, path, m);
+    if (renameNeedsData(m, old)) addData(ctx, batch, path, m, true); // moved: most likely the same content
     // Further new names of this object in the batch link to the renamed one, not get a copy.
     if (m.type === 'file') batch.sentIds.set(m.id, path);
     return p;
@@ -219,8 +219,8 @@ export async function relinkPartners(ctx: EngineContext, batch: Batch, m: Master
   }
 }
 
-function addData(ctx: EngineContext, batch: Batch, path: BytePath, m: MasterEntry): void {
+function addData(ctx: EngineContext, batch: Batch, path: BytePath, m: MasterEntry, sameData = false): void {
   const inplace = sendsInPlace(m, m.type === 'file' ? ctx.ids.pathsOf(m.id).length : 0);
-  batch.decisions.data.push({ path, size: m.type === 'file' ? m.size : 0, inplace, ...sparseOf(m) });
+  batch.decisions.data.push({ path, size: m.type === 'file' ? m.size : 0, inplace, ...sparseOf(m), ...(sameData ? { sameData } : {}), ...(m.type === 'other' ? { special: true } : {}) });
   batch.dataBytes += m.type === 'file' ? m.size : 0;
 }

@@ -68,7 +68,7 @@ export interface MasterMetricsHooks extends Required<WorkerHooks> {
 }
 
 /** Info labels of a session from its URLs. */
-export function sessionInfoOf(master: ResourceUrl, slave: ResourceUrl): SessionInfo {
+export function sessionInfoOf(master: ResourceUrl, slave: ResourceUrl, syncMethod: SyncMethod = 'rsync'): SessionInfo {
   const inner = slave.kind === 'ssh' ? slave.inner : slave;
   return {
     masterKind: master.kind === 'gluster' ? 'gluster' : 'file',
@@ -76,7 +76,7 @@ export function sessionInfoOf(master: ResourceUrl, slave: ResourceUrl): SessionI
     slaveKind: inner.kind === 'gluster' ? 'gluster' : 'file',
     slaveHost: slave.kind === 'ssh' ? slave.host : inner.kind === 'gluster' ? inner.host : '',
     slaveVolume: inner.kind === 'gluster' ? inner.volume : '',
-    syncMethod: 'rsync',
+    syncMethod,
   };
 }
 

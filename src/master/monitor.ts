@@ -27,7 +27,7 @@ const IDLE_PULL_TIMEOUT_MS = 250;
 export async function runMonitor(opts: ResolvedOptions, master: ResourceUrl, slave: ResourceUrl, cfg: WorkerConfig, log: Logger): Promise<number> {
   const version = packageVersion();
   const metrics = createMetrics('master', { version, log });
-  const hooks = attachMasterMetrics(metrics, { session: cfg.session, brick: '0', ...sessionInfoOf(master, slave) });
+  const hooks = attachMasterMetrics(metrics, { session: cfg.session, brick: '0', ...sessionInfoOf(master, slave, opts.get('sync-method')) });
   // A first run has no state file yet; the worker may take long to write one (a slave that
   // cannot be reached is retried before the worker exists): start from a fresh state, so that
   // readiness and /status do not depend on the slave.

@@ -38,6 +38,13 @@ export function workerConfig(opts: ResolvedOptions, master: ResourceUrl, slave: 
         remoteOptions: [...remoteAttributeOptions(opts), ...words(opts.get('rsync-ssh-options'))],
       },
       syncJobs: opts.get('sync-jobs'),
+      syncMethod: opts.get('sync-method'),
+      tar: {
+        command: words(opts.get('tar-command')),
+        xattrs: opts.get('sync-xattrs'),
+        acls: opts.get('sync-acls'),
+        sparse: words(opts.get('rsync-options')).some((o) => o === '--sparse' || /^-[A-Za-z]*S/.test(o)),
+      },
       ignoreDeletes: opts.get('ignore-deletes'),
       deletes: {
         // A one-shot run mirrors the master as it finds it: nothing to wait out (the limits apply).

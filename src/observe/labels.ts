@@ -61,7 +61,8 @@ export function crawlStateLabel(s: string): CrawlState | null {
 export const masterKinds = ['gluster', 'file'] as const;
 export type ResourceKind = (typeof masterKinds)[number];
 
-export const syncMethods = ['rsync'] as const;
+/** --sync-method (core/sync-method.ts). */
+export const syncMethods = ['rsync', 'tar', 'auto'] as const;
 export type SyncMethod = (typeof syncMethods)[number];
 
 /** Slave side: why a request was refused (`session="unknown"` before the handshake). */

@@ -16,10 +16,12 @@ events and serves the slave's metrics and health.
   --sshd-port N            port sshd listens on (default 22; with --sshd-config: its Port)
   --sshd-config FILE       use this sshd_config as it is (default: write one into the state dir)
   --authorized-keys FILE   keys allowed to log in; plain keys get the forced command
-                           "gsyncd --dispatch --root ROOT [--allow-volume VOL]...",restrict
+                           "gsyncd --dispatch --root ROOT [--allow-volume VOL]... [--allow-tar]",restrict
   --host-keys DIR          ssh_host_*_key files to use (copied with mode 0600); default: a
                            throwaway ed25519 key kept in the state dir
   --allow-volume VOL       GlusterFS volume a master may use as slave (repeatable; forced command)
+  --allow-tar              let masters send data by tar --extract (--sync-method tar|auto; forced
+                           command): GNU tar follows symlinks on the way, so only for trusted masters
   --http-bind ADDR         HOST:PORT of /metrics /livez /readyz /healthz /status
                            (default $GSYNCD_HTTP_BIND or ${defaultAgentHttpBind})
   --agent-socket PATH      UNIX socket for session events (default $GSYNCD_AGENT_SOCKET or ${defaultAgentSocket})
@@ -37,6 +39,8 @@ export interface AgentOptions {
   readonly authorizedKeys?: string;
   readonly hostKeys?: string;
   readonly allowVolumes: readonly string[];
+  /** The forced command lets a confined tar --extract through (dispatch-tar.ts). */
+  readonly allowTar: boolean;
   readonly httpBind: string;
   readonly httpBindExplicit: boolean;
   readonly agentSocket: string;
@@ -52,6 +56,7 @@ const usage = (message: string) => gsyncdError('GSYNCD_ERR_USAGE', `slave-agent:
 export function parseAgentArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}, cwd = process.cwd()): AgentOptions | 'help' {
   const positionals: string[] = [];
   const allowVolumes: string[] = [];
+  let allowTar = false;
   const v: Record<string, string> = {};
   const valued = new Set(['--sshd-port', '--sshd-config', '--authorized-keys', '--host-keys', '--http-bind', '--agent-socket', '--state-dir', '--sshd-path', '--check-interval', '--log-level', '--allow-volume']);
   for (let i = 0; i < argv.length; i++) {
@@ -59,6 +64,7 @@ export function parseAgentArgs(argv: readonly string[], env: Readonly<Record<str
     if (a === '--help' || a === '-h') return 'help';
     if (a === '--') { positionals.push(...argv.slice(i + 1)); break; }
     if (!a.startsWith('-') || a === '-') { positionals.push(a); continue; }
+    if (a === '--allow-tar') { allowTar = true; continue; }
     const eq = a.indexOf('=');
     const name = eq > 0 ? a.slice(0, eq) : a;
     if (!valued.has(name)) throw usage(`unknown option ${JSON.stringify(name)}`);
@@ -91,6 +97,7 @@ export function parseAgentArgs(argv: readonly string[], env: Readonly<Record<str
     ...(v['--authorized-keys'] !== undefined ? { authorizedKeys: v['--authorized-keys'].includes('%') ? v['--authorized-keys'] : abs(v['--authorized-keys']) } : {}),
     ...(v['--host-keys'] !== undefined ? { hostKeys: abs(v['--host-keys']) } : {}),
     allowVolumes,
+    allowTar,
     httpBind: bind ?? defaultAgentHttpBind,
     httpBindExplicit: bind !== undefined,
     agentSocket: abs(v['--agent-socket'] ?? (env['GSYNCD_AGENT_SOCKET'] || defaultAgentSocket)),

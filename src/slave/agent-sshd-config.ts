@@ -57,9 +57,9 @@ function shellWord(w: string): string {
   return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `gsyncd --dispatch --root ROOT [--allow-volume VOL]...` as a shell command line. */
-export function dispatchCommand(root: string, allowVolumes: readonly string[], self: readonly string[] = selfGsyncdArgv()): string {
-  return [...self, '--dispatch', '--root', root, ...allowVolumes.flatMap((v) => ['--allow-volume', v])].map(shellWord).join(' ');
+/** `gsyncd --dispatch --root ROOT [--allow-volume VOL]... [--allow-tar]` as a shell command line. */
+export function dispatchCommand(root: string, allowVolumes: readonly string[], self: readonly string[] = selfGsyncdArgv(), allowTar = false): string {
+  return [...self, '--dispatch', '--root', root, ...allowVolumes.flatMap((v) => ['--allow-volume', v]), ...(allowTar ? ['--allow-tar'] : [])].map(shellWord).join(' ');
 }
 
 const KEY_TYPE = /^(?:ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+)$/;

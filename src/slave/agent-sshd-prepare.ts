@@ -114,7 +114,7 @@ export async function prepareSshd(o: AgentOptions, log: Logger): Promise<Prepare
   } else if (o.authorizedKeys !== undefined) {
     const src = o.authorizedKeys;
     const dest = path.join(o.stateDir, 'authorized_keys');
-    const forced = dispatchCommand(o.root, o.allowVolumes);
+    const forced = dispatchCommand(o.root, o.allowVolumes, undefined, o.allowTar);
     let last: string | null = null;
     refreshKeys = () => {
       let text: string;

@@ -1,12 +1,14 @@
 // The whole dispatch policy for an SSH_ORIGINAL_COMMAND: split on whitespace like the
 // original's C wrapper (§3.2: no shell, no quoting), then only `gsyncd --slave` (decided here:
 // our own slave mode, the root forced to the configured one or to an allowed volume) and
-// `rsync --server` (dispatch-rsync.ts) get through. No I/O but the probe's reads.
+// `rsync --server` (dispatch-rsync.ts) and, where allowed, `tar --extract` (dispatch-tar.ts)
+// get through. No I/O but the probe's reads.
 import path from 'node:path';
 import { findTunable } from '../options/tunables.js';
 import { parseUrl } from '../url/url.js';
 import { refuse, type DispatchDecision, type DispatchPolicy, type DispatchProbe } from './dispatch-policy.js';
 import { decideRsync } from './dispatch-rsync.js';
+import { decideTar } from './dispatch-tar.js';
 
 /** Longest single word accepted (guards against absurd input). */
 const MAX_WORD = 4096;
@@ -33,6 +35,7 @@ function decide(originalCommand: string | undefined, policy: DispatchPolicy, pro
   // ever run (the slave argv is ours): they only say which request this is.
   if (NODE_NAMES.has(program) && argv.length > 1 && gsyncdNames.has(path.posix.basename(argv[1]!))) return decideSlave(argv.slice(2), policy);
   if (program === 'rsync') return decideRsync(argv.slice(1), policy, probe);
+  if (program === 'tar') return decideTar(argv.slice(1), policy, probe);
   return refuse('forbidden_command', `${JSON.stringify(program.slice(0, 100))} is not allowed; only gsyncd --slave and rsync --server are`);
 }
 

@@ -1,5 +1,5 @@
 // What the dispatcher decides and with what: the policy (root, allowed volumes, how to run
-// gsyncd and rsync), the file-system reads it may make (a replaceable probe) and the decision.
+// gsyncd, rsync and tar), the file-system reads it may make (a replaceable probe) and the decision.
 // Types only, and the refusal constructor.
 
 export type DispatchRefusal = 'forbidden_command' | 'path_escape' | 'absolute_path' | 'nul_byte' | 'bad_option';
@@ -7,6 +7,7 @@ export type DispatchRefusal = 'forbidden_command' | 'path_escape' | 'absolute_pa
 export type DispatchDecision =
   | { readonly kind: 'slave'; readonly argv: string[] }
   | { readonly kind: 'rsync'; readonly argv: string[] }
+  | { readonly kind: 'tar'; readonly argv: string[] }
   | { readonly kind: 'refuse'; readonly reason: DispatchRefusal; readonly message: string };
 
 export interface DispatchPolicy {
@@ -18,6 +19,14 @@ export interface DispatchPolicy {
   readonly gsyncdArgv: readonly string[];
   /** The rsync program to run. */
   readonly rsyncPath: string;
+  /**
+   * Let `tar --extract` write into the area (a master's --sync-method tar). Off unless asked
+   * for: GNU tar follows a symlink on the way to a member (rsync 3.5 refuses to), so a master
+   * that wrote a symlink into the root can have a later stream write where it points.
+   */
+  readonly allowTar?: boolean;
+  /** The tar program to run (GNU tar). */
+  readonly tarPath?: string;
   /** Extra basenames accepted for gsyncd (the master's --remote-gsyncd); 'gsyncd' and 'gsyncd.js' always are. */
   readonly programNames?: readonly string[];
   /** Directories holding aux mounts (gsyncd-aux-mount-*); default /tmp and the OS temp dir. */

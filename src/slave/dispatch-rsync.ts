@@ -41,7 +41,7 @@ const LONG_VALUED: Readonly<Record<string, RegExp>> = {
 /** Take a directory: checked to lie inside the allowed area (relative = below the target). */
 const DIR_VALUED = new Set(['--temp-dir', '--partial-dir']);
 
-interface AllowedArea {
+export interface AllowedArea {
   /** Lexical (as configured) and real forms of each allowed directory. */
   readonly lexical: string[];
   readonly real: string[];
@@ -71,7 +71,7 @@ export function allowedVolumeMounts(mounts: string, policy: DispatchPolicy): str
   return out;
 }
 
-function allowedArea(policy: DispatchPolicy, probe: DispatchProbe): AllowedArea {
+export function allowedArea(policy: DispatchPolicy, probe: DispatchProbe): AllowedArea {
   const root = path.resolve(policy.root);
   const mounts = allowedVolumeMounts(probe.mounts(), policy);
   const lexical = [root, ...mounts];
@@ -84,7 +84,7 @@ function allowedArea(policy: DispatchPolicy, probe: DispatchProbe): AllowedArea 
  * prefix is resolved with realpath (a symlink inside the root pointing out is caught). A dangling
  * symlink on the way is refused too: it could be made to point anywhere later.
  */
-function checkDest(raw: string, base: string, area: AllowedArea, probe: DispatchProbe, what: string): { ok: true; resolved: string } | { ok: false; decision: DispatchDecision } {
+export function checkDest(raw: string, base: string, area: AllowedArea, probe: DispatchProbe, what: string): { ok: true; resolved: string } | { ok: false; decision: DispatchDecision } {
   const fail = (reason: DispatchRefusal, message: string) => ({ ok: false as const, decision: refuse(reason, message) });
   if (raw.includes('\0')) return fail('nul_byte', `${what} contains a NUL byte`);
   if (raw === '') return fail('bad_option', `empty ${what}`);

@@ -4,14 +4,16 @@
 //
 // sshd runs it for every command the master's key asks for, with the request in
 // SSH_ORIGINAL_COMMAND. Like the original's C wrapper (§3.2) the request is split on whitespace
-// (no shell, no quoting) and only two things are let through:
+// (no shell, no quoting) and only these are let through:
 //   - `gsyncd --slave|--listen [safe options] ROOT` → our own slave mode, the root forced to the
 //     configured one (or to `gluster://localhost:VOL` for an allowed volume);
 //   - `rsync --server [allow-listed options] . TARGET` with TARGET inside the root (real path,
-//     symlinks resolved) or inside the aux mount of an allowed volume.
+//     symlinks resolved) or inside the aux mount of an allowed volume;
+//   - with --allow-tar, `tar --extract [allow-listed options] --directory=DIR` likewise confined
+//     (dispatch-tar.ts), for a master's --sync-method tar.
 // Everything else is refused with a reason. decideDispatch is the whole policy and does no I/O
 // beyond reading (realpath, lstat, /proc/mounts) through a replaceable probe (dispatch-decide.ts,
-// dispatch-rsync.ts); runDispatch acts.
+// dispatch-rsync.ts, dispatch-tar.ts); runDispatch acts.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -67,6 +69,11 @@ export async function runDispatch(env: Readonly<Record<string, string | undefine
   deps.log?.info({ kind: decision.kind, client, argv: decision.argv }, 'dispatching');
   const childEnv: NodeJS.ProcessEnv = { ...env };
   delete childEnv['SSH_ORIGINAL_COMMAND'];
+  if (decision.kind === 'tar') {
+    // Options only from the checked command line; English, escape-quoted messages for the master.
+    delete childEnv['TAR_OPTIONS'];
+    childEnv['LC_ALL'] = 'C';
+  }
   const [cmd, ...args] = decision.argv;
   const child = spawn(cmd!, args, { stdio: 'inherit', env: childEnv, cwd: decision.kind === 'slave' ? '/' : undefined });
   const forward = (sig: NodeJS.Signals) => { child.kill(sig); };
@@ -97,7 +104,7 @@ export function selfGsyncdArgv(): string[] {
 }
 
 /**
- * `gsyncd --dispatch --root DIR [--allow-volume VOL]... [--rsync-path P] [--program-name N]...`:
+ * `gsyncd --dispatch --root DIR [--allow-volume VOL]... [--rsync-path P] [--allow-tar] [--tar-path P] [--program-name N]...`:
  * the words after --dispatch, parsed here so the CLI only has to hand them over.
  */
 export function parseDispatchArgs(argv: readonly string[]): DispatchPolicy {
@@ -105,6 +112,8 @@ export function parseDispatchArgs(argv: readonly string[]): DispatchPolicy {
   const allowVolumes: string[] = [];
   const programNames: string[] = [];
   let rsyncPath = 'rsync';
+  let tarPath = 'tar';
+  let allowTar = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf('=');
@@ -119,10 +128,12 @@ export function parseDispatchArgs(argv: readonly string[]): DispatchPolicy {
       case '--root': root = value(); break;
       case '--allow-volume': allowVolumes.push(value()); break;
       case '--rsync-path': rsyncPath = value(); break;
+      case '--allow-tar': allowTar = true; break;
+      case '--tar-path': tarPath = value(); break;
       case '--program-name': programNames.push(value()); break;
       default: throw new Error(`unknown dispatcher option ${JSON.stringify(a)}`);
     }
   }
   if (root === undefined) throw new Error('--dispatch needs --root DIR');
-  return { root: path.resolve(root), allowVolumes, gsyncdArgv: selfGsyncdArgv(), rsyncPath, programNames };
+  return { root: path.resolve(root), allowVolumes, gsyncdArgv: selfGsyncdArgv(), rsyncPath, programNames, allowTar, tarPath };
 }

@@ -1,5 +1,6 @@
 // The worker's end of the rsh bridge: a private UNIX socket; each connection names a command
-// (only `rsync --server ...` is allowed) that runs as an exec channel on the ssh2 connection.
+// (only `rsync --server ...` and `tar --extract ...` are allowed) that runs as an exec channel on
+// the ssh2 connection.
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -38,7 +39,9 @@ export class RshServer {
     const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gsyncd-rsh-'));
     await fs.promises.chmod(dir, 0o700);
     const socketPath = path.join(dir, 's');
-    const server = net.createServer((sock) => void handle(sock, conn(), log));
+    // Half-open: a receiving tar's input ends (the bridge shuts down its writing side) before
+    // the remote tar exits; the exit frame must still get back. rsync never ends its input first.
+    const server = net.createServer({ allowHalfOpen: true }, (sock) => void handle(sock, conn(), log));
     await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(socketPath, resolve); });
     const script = path.join(dir, 'bridge.pl');
     await fs.promises.writeFile(script, PERL_BRIDGE, { mode: 0o400 });
@@ -82,14 +85,14 @@ async function handle(sock: net.Socket, conn: SshConnection, log: RshLog): Promi
       sock.destroy();
       return;
     }
-    if (argv[0] !== 'rsync' || argv[1] !== '--server') {
-      log.warn({ argv0: argv[0] }, 'rsh bridge refused a command that is not rsync --server');
-      sock.end(Buffer.concat([frame(BridgeFrame.stderr, Buffer.from('gsyncd: only rsync --server may use the session connection\n')), frame(BridgeFrame.exit, u32(12))]));
+    if (!bridgeAllows(argv)) {
+      log.warn({ argv0: argv[0] }, 'rsh bridge refused a command that is neither rsync --server nor tar --extract');
+      sock.end(Buffer.concat([frame(BridgeFrame.stderr, Buffer.from('gsyncd: only rsync --server and tar --extract may use the session connection\n')), frame(BridgeFrame.exit, u32(12))]));
       return;
     }
     try {
       const channel = await conn.exec(argv.join(' '));
-      log.debug({ argv }, 'rsync channel opened');
+      log.debug({ argv }, `${argv[0]} channel opened`);
       if (rest.length) channel.write(rest);
       sock.on('data', (d: Buffer) => { if (!channel.write(d)) sock.pause(); });
       channel.on('drain', () => sock.resume());
@@ -107,6 +110,11 @@ async function handle(sock: net.Socket, conn: SshConnection, log: RshLog): Promi
   };
   sock.on('data', onHead);
   sock.on('error', () => {});
+}
+
+/** What the bridge runs on the session connection: a receiving rsync, or a receiving tar (--sync-method tar). */
+export function bridgeAllows(argv: readonly string[]): boolean {
+  return (argv[0] === 'rsync' && argv[1] === '--server') || (argv[0] === 'tar' && argv[1] === '--extract');
 }
 
 function u32(n: number): Buffer {

@@ -32,6 +32,6 @@ test('sparse files stay sparse on the slave; dense files go in runs without --sp
   assert.deepEqual(fs.readFileSync(path.join(slave, 'dense.bin')), fs.readFileSync(path.join(master, 'dense.bin')));
 
   const runs = logLines(r.stdout + r.stderr, 'rsync run');
-  assert.ok(runs.some((l) => l['sparse'] === true && l['files'] === 1), `one --sparse run for the sparse file: ${JSON.stringify(runs)}`);
-  assert.ok(runs.some((l) => l['sparse'] === false && Number(l['files']) >= 1), `the dense file in a run without --sparse: ${JSON.stringify(runs)}`);
+  assert.ok(runs.some((l) => l['via'] === 'sparse' && l['files'] === 1), `one --sparse run for the sparse file: ${JSON.stringify(runs)}`);
+  assert.ok(runs.some((l) => l['via'] === 'rsync' && Number(l['files']) >= 1), `the dense file in a run without --sparse: ${JSON.stringify(runs)}`);
 });

@@ -125,6 +125,8 @@ describe('diffDirectory: changed non-directories', () => {
       assert.deepEqual(r.missing, []);
       assert.deepEqual(r.extra, []);
       assert.deepEqual(r.dirAttrs, []);
+      // Same size and mtime: only attributes differ (what a tar stream need not resend).
+      assert.equal(r.sameData.has('f'), !['size', 'mtime seconds', 'mtime nanoseconds'].includes(what));
     });
   }
 

@@ -304,5 +304,6 @@ describe('attachMasterMetrics: transport, mount, monitor and live facts', () => 
       masterKind: 'file', masterVolume: '', slaveKind: 'file', slaveHost: 'backup1', slaveVolume: '', syncMethod: 'rsync',
     });
     assert.equal(sessionInfoOf(parseUrl('/data/src'), parseUrl('/data/mirror')).slaveHost, '');
+    assert.equal(sessionInfoOf(parseUrl('/data/src'), parseUrl('/data/mirror'), 'tar').syncMethod, 'tar');
   });
 });

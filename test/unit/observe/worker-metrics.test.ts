@@ -60,7 +60,7 @@ describe('Worker + attachMasterMetrics', () => {
     const cfg: WorkerConfig = {
       session: 'idle_test', masterText: `file://${tmp}`, slaveText: 'file:///mem', sessionDir, stateFile: path.join(sessionDir, 'state.json'),
       changeIntervalMs, xtimeSettleMs, once: false, turns: 12, maxPassRetries: 0, resumeHalted: false, checkpoint: '', slaveMarkRefreshMs: 60_000,
-      engine: { rsync: { command: ['false'], extraOptions: [], remoteOptions: [] }, syncJobs: 1, ignoreDeletes: false, deletes: { delayMs: 0, maxHoldMs: 0, windowMs: 600_000, maxDelete: 1000, maxDeletePercent: 25 }, maxRsyncRetries: 0, batchMaxEntries: 100, batchMaxBytes: 1 << 20, retryDelayMs: () => 0 },
+      engine: { rsync: { command: ['false'], extraOptions: [], remoteOptions: [] }, syncJobs: 1, syncMethod: 'rsync', tar: { command: ['tar'], xattrs: false, acls: false, sparse: false }, ignoreDeletes: false, deletes: { delayMs: 0, maxHoldMs: 0, windowMs: 600_000, maxDelete: 1000, maxDeletePercent: 25 }, maxRsyncRetries: 0, batchMaxEntries: 100, batchMaxBytes: 1 << 20, retryDelayMs: () => 0 },
     };
     const m = createMetrics('master');
     const hooks = attachMasterMetrics(m, { session: 'idle_test', brick: '0', masterKind: 'file' });

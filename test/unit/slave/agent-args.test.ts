@@ -17,6 +17,12 @@ describe('parseAgentArgs', () => {
     assert.equal(o.checkIntervalMs, 5000);
     assert.equal(o.sshdConfig, undefined);
     assert.deepEqual(o.allowVolumes, []);
+    assert.equal(o.allowTar, false);
+  });
+
+  it('--allow-tar (a flag) goes to the forced command', () => {
+    const o = parseAgentArgs(['data', '--allow-tar'], {}, '/srv') as AgentOptions;
+    assert.equal(o.allowTar, true);
   });
 
   it('options, the images\' GSYNCD_HTTP_BIND, repeated --allow-volume', () => {

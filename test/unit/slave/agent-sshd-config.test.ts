@@ -49,6 +49,7 @@ describe('sshd configuration', () => {
     const forced = dispatchCommand('/data', ['gv0'], ['/usr/bin/node', '/usr/lib/gsyncd/bin/gsyncd.js']);
     assert.equal(forced, '/usr/bin/node /usr/lib/gsyncd/bin/gsyncd.js --dispatch --root /data --allow-volume gv0');
     assert.equal(dispatchCommand("/my data/it's", [], ['gsyncd']), `gsyncd --dispatch --root '/my data/it'\\''s'`);
+    assert.equal(dispatchCommand('/data', [], ['gsyncd'], true), 'gsyncd --dispatch --root /data --allow-tar');
     const input = [
       '# the master',
       'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA1 master@a',

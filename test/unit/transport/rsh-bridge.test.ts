@@ -1,6 +1,7 @@
 // Both rsh bridges (Perl and Node) as real processes against a UNIX socket that speaks the
 // worker's side of the protocol (src/transport/rsh-server.ts): the command words after rsync's
-// ssh options and host, stdin relayed in full, stdout/stderr frames, the exit status.
+// ssh options and host, stdin relayed in full, stdout/stderr frames, the exit status; and the
+// real server side (RshServer) over a fake ssh connection.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -8,10 +9,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { ClientChannel } from 'ssh2';
 import { PERL_BRIDGE, perlCompiles } from '../../../src/transport/rsh-bridge-perl.js';
-import { frame } from '../../../src/transport/rsh-server.js';
+import { frame, RshServer } from '../../../src/transport/rsh-server.js';
+import type { SshConnection } from '../../../src/transport/ssh.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gsyncd-rshb-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -108,3 +112,43 @@ for (const bridge of bridges) {
     });
   });
 }
+
+/** A fake ssh2 connection whose remote command reads all of stdin, then (later) exits 5. */
+function fakeConnection(commands: string[]): SshConnection {
+  return {
+    exec: async (command: string) => {
+      commands.push(command);
+      const channel = Object.assign(new PassThrough({ emitClose: false }), { stderr: new PassThrough(), close() { channel.destroy(); } });
+      let bytes = 0;
+      channel.on('data', (d: Buffer) => { bytes += d.length; });
+      channel.on('finish', () => setTimeout(() => {
+        channel.stderr.end(`read ${bytes}\n`);
+        channel.stderr.on('end', () => { channel.emit('exit', 5); channel.emit('close'); });
+        channel.stderr.resume();
+      }, 200));
+      // What the channel "reads" is consumed above; nothing goes back as stdout.
+      channel.resume();
+      return channel as unknown as ClientChannel;
+    },
+  } as unknown as SshConnection;
+}
+
+describe('rsh bridge server (the worker side)', () => {
+  it('relays a remote exit status that comes after the input ended (a receiving tar), and refuses other commands', { timeout: 30_000 }, async () => {
+    const commands: string[] = [];
+    const server = await RshServer.start(() => fakeConnection(commands), { warn: () => {}, debug: () => {} });
+    try {
+      const [cmd, ...pre] = server.rshCommand().split(' ');
+      const input = crypto.randomBytes(200_000);
+      const res = await run(cmd!, [...pre, 'slave.example', 'tar', '--extract', '--file=-'], input);
+      assert.deepEqual(commands, ['tar --extract --file=-']);
+      assert.equal(res.stderr, `read ${input.length}\n`);
+      assert.equal(res.code, 5);
+      const refused = await run(cmd!, [...pre, 'slave.example', 'sh', '-c', 'id'], Buffer.alloc(0));
+      assert.equal(refused.code, 12);
+      assert.match(refused.stderr, /only rsync --server and tar --extract/);
+    } finally {
+      await server.close();
+    }
+  });
+});
