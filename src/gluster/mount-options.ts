@@ -60,18 +60,17 @@ export interface AuxMountOptions {
 
 /**
  * Defaults the mount always gets unless gluster-params sets the same option:
- * - no caching of entries and attributes in the kernel (1 s by default): measured here, a small
- *   file rewritten by another client read back its OLD content through a default aux mount (20
- *   of 20 tries), and a renamed-away name still resolved. A pass reads the xtime first and then
- *   stats/rsyncs what it saw: stale data would be stamped as synced and the change lost.
- * - the client's md-cache keeps what a listing fetched for 1 s. A READDIRP refreshes the cached
- *   attributes of every entry it returns (measured: after another client's rewrite, an lstat
- *   was stale 29 of 30 times without a new listing, 0 of 30 right after one), so the stats of a
- *   listing, read just after it, are as fresh as the listing: they no longer cost a LOOKUP per
- *   path component at the brick (the master brick's FOPs of an initial sync of 1,121
- *   directories: 55,000 with md-cache off, 32,000 with it). A lookup of a name outside the
- *   directory just listed may be up to 1 s stale: every verdict taken on one is safe when it is
- *   (see MasterSource.lookup); where it would not be, the engine asks for a fresh one.
+ * - no caching of entries and attributes, in the kernel (1 s by default) or in the client's
+ *   md-cache (1 s): measured here, a small file rewritten by another client read back its OLD
+ *   content through a default aux mount (20 of 20 tries), and a renamed-away name still
+ *   resolved. A pass reads the xtime first and then stats/rsyncs what it saw: stale data would
+ *   be stamped as synced and the change lost.
+ *   md-cache stays off too, although a READDIRP refreshes what it caches for the files it lists
+ *   (measured: 55,700 master-brick FOPs for an initial sync of 1,121 directories with it off,
+ *   21,600 with 1 s): on a distributed volume DHT's READDIRP carries no stats for directories,
+ *   and a directory's old stat (a type swapped file -> dir, a directory's mtime) was still
+ *   answered for many seconds, which a pass would mirror and mark (seen in
+ *   sync-distributed.test.ts).
  * - `--acl`: without it the client neither reads nor sets POSIX ACLs (--sync-acls).
  * - `dht.assert-no-child-down`: when a whole DHT subvolume (brick) goes down, a default client
  *   keeps serving the rest and a listing silently lacks that brick's entries (measured: 6 of 11
@@ -84,7 +83,7 @@ const MOUNT_DEFAULTS = [
   '--attribute-timeout=0',
   '--entry-timeout=0',
   '--negative-timeout=0',
-  '--xlator-option=*-md-cache.md-cache-timeout=1',
+  '--xlator-option=*-md-cache.md-cache-timeout=0',
   '--xlator-option=*-dht.assert-no-child-down=true',
 ];
 
@@ -92,8 +91,8 @@ const MOUNT_DEFAULTS = [
  * A read mount's caches, forced over gluster-params: the kernel keeps entries and attributes for
  * `sec` seconds, which spares the brick a LOOKUP per path component of every file rsync reads
  * (measured: 1,000 small files rsync'd in 10 s from the zero-cache mount, 2.5 s from this one).
- * Every other cache is bounded too: the page cache is dropped at each open, md-cache keeps
- * attributes and xattrs a second (half of rsync's getxattr FOPs for -X -A), quick-read and io-cache keep content (nl-cache a name's absence) at most a second,
+ * Every other cache is bounded too: the page cache is dropped at each open, md-cache caches
+ * nothing, quick-read and io-cache keep content (nl-cache a name's absence) at most a second,
  * never trusting invalidation alone. So any answer this mount gives reflects the volume at most
  * ~`sec` + 1 s earlier: data read `readMountSettleMs` after a change was observed includes it.
  */
@@ -104,7 +103,7 @@ function readMountCache(sec: number): string[] {
     `--entry-timeout=${sec}`,
     '--negative-timeout=0',
     '--fopen-keep-cache=off',
-    '--xlator-option=*-md-cache.md-cache-timeout=1',
+    '--xlator-option=*-md-cache.md-cache-timeout=0',
     '--xlator-option=*-quick-read.cache-timeout=1',
     '--xlator-option=*-quick-read.quick-read-cache-invalidation=false',
     '--xlator-option=*-io-cache.cache-timeout=1',

@@ -168,8 +168,8 @@ async function resolveExisting(ctx: EngineContext, m: MasterEntry, path: BytePat
     if (verdict === 'link') {
       d.links.push({ existing: p, path });
       // Its content may have changed too (in place keeps the link). Also when the link count
-      // says 1: then the lookup was stale (the old name was renamed away a moment ago, see
-      // MasterSource.lookup), and only rsync's check keeps the old copy from passing as synced.
+      // says 1: then the old name was renamed away since the lookup (or the count is stale),
+      // and only rsync's check keeps the old copy from passing as synced.
       addData(ctx, batch, path, m);
       return null;
     }

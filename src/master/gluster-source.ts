@@ -274,9 +274,7 @@ export class GlusterSource implements MasterSource {
   }
 
   async lookup(path: BytePath, opts: { readonly fresh?: boolean } = {}): Promise<MasterEntry | null> {
-    // md-cache may still map a name removed or replaced by another client to the object it held
-    // up to a second ago; a listing of its directory (never cached) says what is there now, and
-    // its READDIRP refreshes what the lstat below then answers.
+    // A listing of its directory (never cached) says whether the name is there now.
     if (opts.fresh && !(await nameListed(this.root, path))) return null;
     const st = await lstatEntry(this.root, path, baseName(path));
     if (!st || st.dev !== this.mount?.dev) await this.assertMounted();

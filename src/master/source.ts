@@ -20,10 +20,9 @@ export interface MasterSource {
    *  attribute-only changes (GlusterFS). Optional. */
   entryXtimes?(dir: BytePath, names: readonly BytePath[]): Promise<Map<BytePath, Xtime | null>>;
   /**
-   * The master entry at `path`, if any (used to tell a rename from a new hard link). Outside the
-   * directory just listed, a GlusterFS answer may be up to a second stale (md-cache, see
-   * MOUNT_DEFAULTS): a verdict taken on it must stay safe if the name changed meanwhile, or ask
-   * with `fresh` (the name is looked up in a listing of its directory read now).
+   * The master entry at `path`, if any (used to tell a rename from a new hard link). A verdict
+   * taken on it must stay safe if the name changes right after; `fresh` also checks the name in
+   * a listing of its directory read now (for a source whose lookups may be answered from a cache).
    */
   lookup(path: BytePath, opts?: { readonly fresh?: boolean }): Promise<MasterEntry | null>;
   /** The slave confirmed `dir` as listed: a tracker records it as synced (after flush()). */

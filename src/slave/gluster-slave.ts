@@ -57,8 +57,8 @@ export class GlusterSlave extends LocalSlave {
 
 /**
  * Kernel caching of entries and attributes on the slave's aux mount (1 s, the FUSE default),
- * unless gluster-params sets them. The master's mount keeps none in the kernel (other clients
- * write there, see MOUNT_DEFAULTS); on the slave gsyncd is the only writer and every change it makes
+ * unless gluster-params sets them. The master's mount caches nothing (other clients write
+ * there, see MOUNT_DEFAULTS); on the slave gsyncd is the only writer and every change it makes
  * (entry ops, rsync) goes through this one mount, which keeps its own cache coherent. Without
  * it, every path component of every operation is a LOOKUP round trip to the brick (measured:
  * 14 per small file rsync creates, 43 % of the slave brick's time).

@@ -115,12 +115,11 @@ test('start() mounts the volume, reads its id, xtime and listing', { timeout: 60
     assert.equal(f1.id, `ino:${gfidLow}`, 'inode number = low 64 bits of the gfid');
     await rename(join(fuse, 'a1', 'sub', 'f1'), join(fuse, 'a1', 'f1-renamed'));
     assert.equal((await src.lookup('a1/f1-renamed'))?.id, f1.id, 'id survives a rename');
-    // md-cache may still answer the old name for a second; a fresh lookup reads its directory.
+    // A fresh lookup also checks the name in a listing of its directory.
     assert.equal(await src.lookup('a1/sub/f1', { fresh: true }), null, 'a fresh lookup of a renamed-away name');
     // What the engine relies on: once a directory is listed, its entries' stats and contents as
     // read through the aux mount are at least as new as the listing, whatever another client
-    // wrote just before (a default client's caches serve both for 1 s; md-cache here does too
-    // until a listing refreshes it).
+    // wrote just before (a default client's caches serve both for 1 s).
     for (let i = 0; i < 5; i++) {
       await writeFile(join(fuse, 'top.txt'), `v1-${i}\n`);
       await src.list('');
@@ -169,7 +168,7 @@ test('parsing: volume info XML, volume-mark, mount arguments, slave mark key', (
   const args = new AuxMount({ host: 'h', volume: 'v', timeoutSec: 1, logLevel: 'info', params: 'acl attribute-timeout=1 xlator-option=*-dht.assert-no-child-down=false' }).commandArgs();
   assert.deepEqual(args, [
     '--volfile-server=h', '--volfile-id=v', '--client-pid=-1', '--aux-gfid-mount', '--log-level=INFO',
-    '--entry-timeout=0', '--negative-timeout=0', '--xlator-option=*-md-cache.md-cache-timeout=1',
+    '--entry-timeout=0', '--negative-timeout=0', '--xlator-option=*-md-cache.md-cache-timeout=0',
     '--acl', '--attribute-timeout=1', '--xlator-option=*-dht.assert-no-child-down=false',
   ]);
   assert.equal(glusterSlaveMarkKey('trusted.gsyncd.abc.xtime'), 'trusted.glusterfs.abc.xtime');
