@@ -6,32 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { decideDispatchWith } from '../../../src/slave/dispatch-decide.js';
-import type { DispatchDecision, DispatchPolicy, DispatchProbe } from '../../../src/slave/dispatch-policy.js';
+import type { DispatchDecision, DispatchPolicy } from '../../../src/slave/dispatch-policy.js';
 import { parseDispatchArgs, runDispatch } from '../../../src/slave/dispatch.js';
-
-/** A probe over a tree of directories and symlinks (link → target, absolute or relative). */
-function memProbe(dirs: readonly string[], links: Readonly<Record<string, string>>, mounts = ''): DispatchProbe {
-  const dirSet = new Set(['/', ...dirs]);
-  const realpath = (p: string, depth = 0): string | null => {
-    if (depth > 40) return null;
-    let cur = '/';
-    for (const part of path.resolve(p).split('/').filter(Boolean)) {
-      const next = path.join(cur, part);
-      const link = links[next];
-      if (link !== undefined) {
-        const r = realpath(path.resolve(cur, link), depth + 1);
-        if (r === null) return null;
-        cur = r;
-      } else if (dirSet.has(next)) {
-        cur = next;
-      } else {
-        return null;
-      }
-    }
-    return cur;
-  };
-  return { realpath: (p) => realpath(p), isSymlink: (p) => links[path.resolve(p)] !== undefined, mounts: () => mounts };
-}
+import { memProbe } from './mem-probe.js';
 
 const probe = memProbe(['/data', '/data/sub', '/outside', '/tmp', '/tmp/gsyncd-aux-mount-abc'], { '/data/escape': '/outside', '/data/dangling': '/nowhere' },
   'h:/gv0 /tmp/gsyncd-aux-mount-abc fuse.glusterfs rw 0 0\n');
