@@ -1,7 +1,7 @@
 // Listing a directory as byte-named entries with full-precision stats, without following symlinks.
 import fs from 'node:fs';
 import path from 'node:path';
-import { baseName, fromBytes, parentOf, pathBytes, type BytePath } from '../core/bytepath.js';
+import { fromBytes, pathBytes, type BytePath } from '../core/bytepath.js';
 import { entryTypeOfMode, hasHoles, modeBits, type EntryStat } from '../core/entry.js';
 
 export interface RawStat extends EntryStat {
@@ -81,13 +81,6 @@ export async function listDir(root: string, rel: BytePath, skip?: (name: BytePat
   if (vanished.size > 0) vanishedByListing.set(out, vanished);
   out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return out;
-}
-
-/** Whether a listing of `rel`'s directory, read now, holds its name (no stat: a name only). */
-export async function nameListed(root: string, rel: BytePath): Promise<boolean> {
-  const names = await fs.promises.readdir(absPath(root, parentOf(rel)), { encoding: 'buffer' }).catch(() => null);
-  const wanted = pathBytes(baseName(rel));
-  return !!names?.some((n) => n.equals(wanted));
 }
 
 export function joinRoot(root: string, ...parts: string[]): string {

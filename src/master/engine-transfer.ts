@@ -40,7 +40,7 @@ export async function dataRoot(ctx: EngineContext, batch: Batch, files: number):
   return reader.root;
 }
 
-/** One transfer of a batch: an rsync run (maybe --inplace) or a tar stream. */
+/** One transfer of a batch: an rsync run (plain, --inplace or --sparse) or a tar stream. */
 interface Job {
   readonly paths: BytePath[];
   readonly via: 'rsync' | 'inplace' | 'sparse' | 'tar';

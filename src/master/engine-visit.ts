@@ -168,8 +168,8 @@ async function resolveExisting(ctx: EngineContext, m: MasterEntry, path: BytePat
     if (verdict === 'link') {
       d.links.push({ existing: p, path });
       // Its content may have changed too (in place keeps the link). Also when the link count
-      // says 1: then the old name was renamed away since the lookup (or the count is stale),
-      // and only rsync's check keeps the old copy from passing as synced.
+      // says 1: a FUSE listing may report it stale, or the old name was renamed away right
+      // after the lookup; only rsync's check keeps an old copy from passing as synced.
       addData(ctx, batch, path, m);
       return null;
     }
@@ -212,9 +212,7 @@ async function resolveExisting(ctx: EngineContext, m: MasterEntry, path: BytePat
 export async function relinkPartners(ctx: EngineContext, batch: Batch, m: MasterEntry, path: BytePath): Promise<void> {
   for (const p of [...ctx.ids.pathsOf(m.id)]) {
     if (p === path || batch.renamed.has(p) || batch.relinks.some((r) => r.path === p && r.existing === path)) continue;
-    // Fresh: a stale answer would link a name the master no longer has for this object, maybe
-    // in a directory this pass has already confirmed.
-    const now = await ctx.master.lookup(p, { fresh: true });
+    const now = await ctx.master.lookup(p);
     if (now?.id === m.id) batch.relinks.push({ existing: path, path: p, id: m.id });
   }
 }

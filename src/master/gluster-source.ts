@@ -7,7 +7,7 @@ import type { MasterEntry } from '../core/entry.js';
 import { gsyncdError } from '../core/errors.js';
 import type { HaltReason } from '../core/safety.js';
 import { decodeXtime, formatXtime, type Xtime } from '../core/xtime.js';
-import { absPath, copyVanished, listDir, lstatEntry, nameListed, type RawStat } from '../fs/tree.js';
+import { absPath, copyVanished, listDir, lstatEntry, type RawStat } from '../fs/tree.js';
 import { getXattr } from '../fs/xattr.js';
 import { auxMountOptions, readMountSettleMs, type GlusterMountConfig } from '../gluster/mount-options.js';
 import { AuxMount } from '../gluster/mount.js';
@@ -273,9 +273,7 @@ export class GlusterSource implements MasterSource {
     return out;
   }
 
-  async lookup(path: BytePath, opts: { readonly fresh?: boolean } = {}): Promise<MasterEntry | null> {
-    // A listing of its directory (never cached) says whether the name is there now.
-    if (opts.fresh && !(await nameListed(this.root, path))) return null;
+  async lookup(path: BytePath): Promise<MasterEntry | null> {
     const st = await lstatEntry(this.root, path, baseName(path));
     if (!st || st.dev !== this.mount?.dev) await this.assertMounted();
     return st ? toEntry(st) : null;

@@ -19,12 +19,8 @@ export interface MasterSource {
   /** Xtimes of some entries of `dir` (null: none), for sources whose change time misses
    *  attribute-only changes (GlusterFS). Optional. */
   entryXtimes?(dir: BytePath, names: readonly BytePath[]): Promise<Map<BytePath, Xtime | null>>;
-  /**
-   * The master entry at `path`, if any (used to tell a rename from a new hard link). A verdict
-   * taken on it must stay safe if the name changes right after; `fresh` also checks the name in
-   * a listing of its directory read now (for a source whose lookups may be answered from a cache).
-   */
-  lookup(path: BytePath, opts?: { readonly fresh?: boolean }): Promise<MasterEntry | null>;
+  /** The master entry at `path`, if any (used to tell a rename from a new hard link). */
+  lookup(path: BytePath): Promise<MasterEntry | null>;
   /** The slave confirmed `dir` as listed: a tracker records it as synced (after flush()). */
   confirmDir(dir: BytePath, entries: MasterEntry[]): void;
   /** Make confirmations durable; called before the slave's marks move. */
