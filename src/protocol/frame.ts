@@ -3,11 +3,40 @@
 // which JSON carries exactly. Anything else on the wire (oversized length, bytes that are not
 // UTF-8 JSON, a JSON value that is not an object) is a protocol violation reported as one
 // GsyncdError (code GSYNCD_ERR_RPC) with a `reason`; after one, the decoder refuses all input.
+//
+// A session that negotiated the `streams` capability also carries data frames: the length word
+// with its top bit set, then a u32 stream id, a u8 kind and raw bytes (a remote rsync's or tar's
+// stdio; see transport/streams.ts). A decoder not told to accept them sees an oversized frame.
 import { gsyncdError, type GsyncdError } from '../core/errors.js';
 
 /** Largest frame payload accepted by default (64 MiB). */
 export const MAX_FRAME = 64 * 1024 * 1024;
 const HEADER = 4;
+const DATA_FLAG = 0x8000_0000;
+const DATA_HEAD = 5;
+/** Largest data payload per frame: bigger writes are cut into frames of this size. */
+export const MAX_DATA = 256 * 1024;
+
+/** One chunk of a stream's bytes (or a control word: see StreamKind in transport/streams.ts). */
+export class DataFrame {
+  constructor(readonly stream: number, readonly kind: number, readonly data: Buffer) {}
+}
+
+/** Data frames for `data` (several when it exceeds MAX_DATA; one empty frame for no bytes). */
+export function encodeDataFrames(stream: number, kind: number, data: Buffer = Buffer.alloc(0)): Buffer[] {
+  const out: Buffer[] = [];
+  let off = 0;
+  do {
+    const part = data.subarray(off, off + MAX_DATA);
+    const head = Buffer.allocUnsafe(HEADER + DATA_HEAD);
+    head.writeUInt32BE((DATA_FLAG | (DATA_HEAD + part.length)) >>> 0, 0);
+    head.writeUInt32BE(stream >>> 0, HEADER);
+    head[HEADER + 4] = kind;
+    out.push(part.length ? Buffer.concat([head, part]) : head);
+    off += part.length;
+  } while (off < data.length);
+  return out;
+}
 
 export type FrameErrorReason = 'oversized' | 'bad_json' | 'not_object';
 export type FrameError = GsyncdError & { readonly reason: FrameErrorReason };
@@ -40,11 +69,16 @@ export function encodeFrame(obj: object, maxFrame = MAX_FRAME): Buffer {
 export interface FrameDecoderOptions {
   /** Largest payload accepted (bytes); default MAX_FRAME. */
   readonly maxFrame?: number;
+  /** Decode data frames (the session negotiated streams); otherwise they are oversized frames. */
+  readonly acceptData?: () => boolean;
 }
 
 /** Incremental decoder: feed chunks as they arrive, get the complete frames' objects. */
 export class FrameDecoder {
   private readonly maxFrame: number;
+  private readonly acceptData: () => boolean;
+  /** The frame being assembled is a data frame. */
+  private data = false;
   private chunks: Buffer[] = [];
   private size = 0;
   /** Payload length of the frame being assembled, once its header is in. */
@@ -54,6 +88,7 @@ export class FrameDecoder {
 
   constructor(opts: FrameDecoderOptions = {}) {
     this.maxFrame = opts.maxFrame ?? MAX_FRAME;
+    this.acceptData = opts.acceptData ?? (() => false);
   }
 
   /** Bytes received but not yet part of a complete frame. */
@@ -61,25 +96,31 @@ export class FrameDecoder {
     return this.size;
   }
 
-  push(chunk: Uint8Array): object[] {
+  push(chunk: Uint8Array): Array<object | DataFrame> {
     if (this.failed) throw this.failed;
     if (chunk.length > 0) {
       this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
       this.size += chunk.length;
     }
-    const out: object[] = [];
+    const out: Array<object | DataFrame> = [];
     try {
       for (;;) {
         if (this.need < 0) {
           if (this.size < HEADER) break;
-          const len = this.take(HEADER).readUInt32BE(0);
+          let len = this.take(HEADER).readUInt32BE(0);
+          this.data = (len & DATA_FLAG) !== 0 && this.acceptData();
+          if (this.data) {
+            len = (len & ~DATA_FLAG) >>> 0;
+            if (len < DATA_HEAD || len > DATA_HEAD + MAX_DATA) throw frameError('oversized', `data frame of ${len} bytes is outside 5..${DATA_HEAD + MAX_DATA}`);
+          }
           if (len > this.maxFrame) throw frameError('oversized', `frame of ${len} bytes exceeds the limit of ${this.maxFrame} bytes`);
           this.need = len;
         }
         if (this.size < this.need) break;
         const payload = this.take(this.need);
         this.need = -1;
-        out.push(this.parse(payload));
+        // Copied: take() may return a view of a larger chunk that later frames share.
+        out.push(this.data ? new DataFrame(payload.readUInt32BE(0), payload[4]!, Buffer.from(payload.subarray(DATA_HEAD))) : this.parse(payload));
       }
     } catch (err) {
       this.failed = err as FrameError;

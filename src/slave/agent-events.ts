@@ -26,7 +26,7 @@ import {
   type OpLabel, type OpResultLabel, type RefusalReason,
 } from '../observe/labels.js';
 import type { EntryOp, OpResult } from '../core/ops.js';
-import type { RsyncResult } from '../transport/rsync.js';
+import { classifyRsyncExit, type RsyncResult } from '../transport/rsync.js';
 import { type RpcHandler } from '../transport/rpc.js';
 import { PROTOCOL_VERSION, type RpcCloseReason } from '../protocol/messages.js';
 
@@ -288,6 +288,12 @@ export function slaveSessionEvents(emitter: AgentEmitter, opts: SlaveSessionEven
     }
   };
 
+  /** An in-band stream's rsync ended: counted as the dispatcher counts the rsync it runs. */
+  const ranInBand = (argv: unknown, result: unknown) => {
+    const code = (result as { code?: unknown } | null)?.code;
+    if (Array.isArray(argv) && argv[0] === 'rsync' && typeof code === 'number') send({ type: 'rsync', session, result: classifyRsyncExit(code), ...conn });
+  };
+
   return {
     instrument(handlers) {
       const out: Record<string, RpcHandler> = {};
@@ -302,6 +308,7 @@ export function slaveSessionEvents(emitter: AgentEmitter, opts: SlaveSessionEven
               if (method === 'hello' && typeof p?.['protocol'] === 'number' && Math.trunc(p['protocol']) !== PROTOCOL_VERSION) refusal('version_mismatch');
               const e = err as { code?: unknown; refusal?: unknown };
               if (e?.code === 'GSYNCD_ERR_UNSAFE_PATH') refusal(typeof e.refusal === 'string' ? e.refusal : 'unsafe_path');
+              else if (method === 'run' && typeof e?.refusal === 'string') refusal(e.refusal);
               if (greeted) request();
             } catch { /* never */ }
             throw err;
@@ -313,6 +320,7 @@ export function slaveSessionEvents(emitter: AgentEmitter, opts: SlaveSessionEven
               send({ type: 'session', session, connected: true, ...conn });
             }
             if (method === 'apply') applied((params as Record<string, unknown> | null)?.['ops'], result);
+            if (method === 'run') ranInBand((params as Record<string, unknown> | null)?.['argv'], result);
             request();
           } catch { /* never */ }
           return result;

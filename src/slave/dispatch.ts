@@ -24,6 +24,7 @@ import { classifyRsyncExit } from '../transport/rsync.js';
 import { agentEmitter, connOf, defaultAgentSocket, refusalLabel, type AgentEmitter } from './agent-events.js';
 import { decideDispatchWith } from './dispatch-decide.js';
 import type { DispatchDecision, DispatchPolicy, DispatchProbe } from './dispatch-policy.js';
+import { streamEnvOf } from './stream-policy.js';
 
 export type { DispatchDecision, DispatchPolicy, DispatchProbe, DispatchRefusal } from './dispatch-policy.js';
 export { allowedVolumeMounts } from './dispatch-rsync.js';
@@ -69,6 +70,8 @@ export async function runDispatch(env: Readonly<Record<string, string | undefine
   deps.log?.info({ kind: decision.kind, client, argv: decision.argv }, 'dispatching');
   const childEnv: NodeJS.ProcessEnv = { ...env };
   delete childEnv['SSH_ORIGINAL_COMMAND'];
+  // The slave's in-band streams follow this dispatcher's policy (which rsync, whether tar).
+  if (decision.kind === 'slave') Object.assign(childEnv, streamEnvOf(policy));
   if (decision.kind === 'tar') {
     // Options only from the checked command line; English, escape-quoted messages for the master.
     delete childEnv['TAR_OPTIONS'];

@@ -12,6 +12,7 @@ import type { Logger } from '../log/logger.js';
 import type { SlaveEndpoint } from '../protocol/endpoint.js';
 import { PROTOCOL_VERSION, type HelloReply, type RpcCloseReason } from '../protocol/messages.js';
 import { RpcServer } from '../transport/rpc.js';
+import { StreamHost, type StreamDecision } from '../transport/streams.js';
 import type { SlaveSessionEvents } from './agent-events.js';
 import { SlaveServer } from './server.js';
 
@@ -34,6 +35,14 @@ export interface ServeSlaveOptions {
   readonly onServer?: (server: RpcServer) => void;
   /** Session events for the slave agent (fire-and-forget; see agent-events.ts). */
   readonly events?: SlaveSessionEvents;
+  /** Serve in-band streams (rsync, and tar when allowed) under this policy (stream-policy.ts). */
+  readonly streams?: StreamServing;
+}
+
+export interface StreamServing {
+  readonly decide: (argv: string[]) => StreamDecision;
+  /** tar --extract may run (the capability `tar-streams` is announced). */
+  readonly tar: boolean;
 }
 
 export const SLAVE_CAPABILITIES = ['identity', 'list', 'readMark', 'apply', 'keepAlive'] as const;
@@ -130,7 +139,8 @@ function refusalOf(message: string): string {
 }
 
 /** Build the method table for one session (exported for in-process tests). */
-export function slaveHandlers(server: ServedSlave, opts: Pick<ServeSlaveOptions, 'log' | 'rsyncTarget'>): Record<string, (p: unknown) => Promise<unknown>> {
+export function slaveHandlers(server: ServedSlave, opts: Pick<ServeSlaveOptions, 'log' | 'rsyncTarget'>,
+  streams: { readonly host: StreamHost; readonly tar: boolean } | null = null): Record<string, (p: unknown) => Promise<unknown>> {
   const { log } = opts;
   let greeted = false;
   let keepAlives = 0;
@@ -160,8 +170,14 @@ export function slaveHandlers(server: ServedSlave, opts: Pick<ServeSlaveOptions,
       const identity = await server.identity();
       greeted = true;
       log.info({ session, masterVolumeId, root: displayPath(server.root) }, 'master connected');
-      const reply: HelloReply = { protocol: PROTOCOL_VERSION, capabilities: [...SLAVE_CAPABILITIES], identity, rsyncTarget: opts.rsyncTarget, pid: process.pid };
+      const capabilities: string[] = [...SLAVE_CAPABILITIES, ...(streams ? ['streams'] : []), ...(streams?.tar ? ['tar-streams'] : [])];
+      const reply: HelloReply = { protocol: PROTOCOL_VERSION, capabilities, identity, rsyncTarget: opts.rsyncTarget, pid: process.pid };
       return reply;
+    },
+    run(p) {
+      requireHello();
+      if (!streams) throw gsyncdError('GSYNCD_ERR_RPC', 'this slave serves no streams');
+      return streams.host.run(p);
     },
     async keepAlive() {
       keepAlives++;
@@ -203,15 +219,21 @@ export function slaveHandlers(server: ServedSlave, opts: Pick<ServeSlaveOptions,
 
 /** Serve one master session on (input, output) until EOF, inactivity or a protocol violation. */
 export async function serveSlave(input: Readable, output: Writable, server: ServedSlave, opts: ServeSlaveOptions): Promise<RpcCloseReason> {
-  const handlers = slaveHandlers(server, opts);
-  const rpc = new RpcServer(input, output, opts.events ? opts.events.instrument(handlers) : handlers, {
+  let rpc: RpcServer | undefined;
+  const host = opts.streams ? new StreamHost({ send: (bufs) => rpc?.sendRaw(bufs), decide: opts.streams.decide }) : null;
+  const handlers = slaveHandlers(server, opts, host && opts.streams ? { host, tar: opts.streams.tar } : null);
+  rpc = new RpcServer(input, output, opts.events ? opts.events.instrument(handlers) : handlers, {
     concurrency: opts.concurrency,
     timeoutSec: opts.timeoutSec,
     log: opts.log,
     maxFrame: opts.maxFrame,
+    // A stream's run call lasts as long as its command: never behind the entry ops in the queue.
+    immediate: ['keepAlive', 'run'],
+    ...(host ? { onDataFrame: (f) => host.receive(f) } : {}),
   });
   opts.onServer?.(rpc);
   const reason = await rpc.closed;
+  host?.closeAll();
   opts.events?.closed(reason);
   const level = reason.kind === 'eof' || reason.kind === 'local' ? 'info' : 'warn';
   opts.log[level]({ reason: reason.kind }, `session ended: ${reason.message}`);

@@ -12,7 +12,9 @@ import type { RpcServer } from '../transport/rpc.js';
 import { normalizeUrl, type ResourceUrl } from '../url/url.js';
 import { agentEmitter, connOf, slaveSessionEvents } from './agent-events.js';
 import { serveSlave, type ServedSlave } from './rpc-server.js';
+import { fsProbe } from './dispatch.js';
 import { SlaveServer } from './server.js';
+import { decideStream, streamPolicy } from './stream-policy.js';
 
 interface OpenedRoot {
   readonly slave: ServedSlave;
@@ -67,6 +69,7 @@ export async function runSlave(opts: ResolvedOptions, rootUrl: ResourceUrl): Pro
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   const events = slaveSessionEvents(agentEmitter(), { conn: connOf(process.env) });
+  const policy = streamPolicy(opened.rsyncTarget, process.env);
   try {
     log.info({ root: normalizeUrl(rootUrl), rsyncTarget: opened.rsyncTarget, timeoutSec: opts.get('timeout'), syncJobs: opts.get('sync-jobs') }, 'slave serving on stdin/stdout');
     const reason = await serveSlave(process.stdin, process.stdout, opened.slave, {
@@ -76,6 +79,7 @@ export async function runSlave(opts: ResolvedOptions, rootUrl: ResourceUrl): Pro
       rsyncTarget: opened.rsyncTarget,
       onServer: (s) => { server = s; },
       events,
+      streams: { decide: (argv) => decideStream(argv, policy, fsProbe), tar: policy.allowTar === true },
     });
     return reason.kind === 'eof' || reason.kind === 'local' ? 0 : 1;
   } finally {

@@ -16,6 +16,7 @@ import type { Logger } from '../log/logger.js';
 import type { RsyncTarget, SlaveEndpoint, SlaveIdentity } from '../protocol/endpoint.js';
 import type { HelloReply, RpcCloseReason } from '../protocol/messages.js';
 import { RpcClient } from './rpc.js';
+import { StreamClient, type RemoteCommand } from './streams.js';
 
 export interface SlaveStreams {
   /** What the slave writes (its stdout). */
@@ -51,14 +52,20 @@ export class RemoteSlave implements SlaveEndpoint {
   private readonly callTimeoutMs: number;
   private closing: Promise<void> | undefined;
 
-  private constructor(private readonly client: RpcClient, readonly hello: HelloReply, private readonly opts: RemoteSlaveOptions) {
+  private constructor(private readonly client: RpcClient, private readonly streams: StreamClient, readonly hello: HelloReply, private readonly opts: RemoteSlaveOptions) {
     this.description = opts.description;
     this.callTimeoutMs = defaultCallTimeout(opts);
   }
 
   /** Handshake over `streams`; on failure the streams are ended and `release` is called. */
   static async connect(streams: SlaveStreams, opts: RemoteSlaveOptions): Promise<RemoteSlave> {
-    const client = new RpcClient(streams.readable, streams.writable, { log: opts.log, onClose: opts.onClose });
+    let inBand: StreamClient | undefined;
+    const client = new RpcClient(streams.readable, streams.writable, {
+      log: opts.log,
+      onClose: (reason) => { inBand?.closeAll(); opts.onClose?.(reason); },
+      onDataFrame: (f) => inBand?.receive(f) ?? false,
+    });
+    inBand = new StreamClient({ send: (bufs) => client.sendRaw(bufs), run: (params) => client.call('run', params, { timeoutMs: 0 }) });
     let hello: HelloReply;
     try {
       hello = await client.hello(
@@ -72,7 +79,7 @@ export class RemoteSlave implements SlaveEndpoint {
     }
     client.startKeepAlive(opts.timeoutSec);
     opts.log?.info({ slave: opts.description, slavePid: hello.pid, rsyncTarget: hello.rsyncTarget, capabilities: hello.capabilities }, 'slave handshake done');
-    return new RemoteSlave(client, hello, opts);
+    return new RemoteSlave(client, inBand, hello, opts);
   }
 
   /** Resolves when the connection ends, with why. */
@@ -110,6 +117,17 @@ export class RemoteSlave implements SlaveEndpoint {
 
   rsyncTarget(): RsyncTarget {
     return this.opts.rsync(this.hello.rsyncTarget);
+  }
+
+  /** Whether the slave runs `program` (rsync, tar) inside this session (capability streams / tar-streams). */
+  runsInBand(program: string): boolean {
+    const caps = this.hello.capabilities;
+    return program === 'rsync' ? caps.includes('streams') : program === 'tar' && caps.includes('tar-streams');
+  }
+
+  /** Run a receiving rsync or tar on the slave inside this session (see streams.ts). */
+  runInBand(argv: string[]): RemoteCommand {
+    return this.streams.open(argv);
   }
 
   close(): Promise<void> {

@@ -12,7 +12,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { isGsyncdError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
-import { encodeFrame, FrameDecoder, isFrameError, MAX_FRAME } from '../protocol/frame.js';
+import { DataFrame, encodeFrame, FrameDecoder, isFrameError, MAX_FRAME } from '../protocol/frame.js';
 import { BROKEN, checkHelloReply, errorBody, errorFromReply, PROTOCOL_VERSION, rpcError, type HelloParams, type HelloReply, type RpcCloseReason } from '../protocol/messages.js';
 
 // ─── client ─────────────────────────────────────────────────────────────────────────────────
@@ -24,6 +24,8 @@ export interface RpcClientOptions {
   readonly log?: Logger;
   /** Called once when the connection ends, for whatever reason. */
   readonly onClose?: (reason: RpcCloseReason) => void;
+  /** Data frames of the session's streams (transport/streams.ts); false: not one we expect. */
+  readonly onDataFrame?: (f: DataFrame) => boolean;
 }
 
 interface Pending {
@@ -46,7 +48,7 @@ export class RpcClient {
   private readonly onError = (err: Error) => this.shutdown({ kind: 'stream_error', message: err.message });
 
   constructor(private readonly input: Readable, private readonly output: Writable, private readonly opts: RpcClientOptions = {}) {
-    this.decoder = new FrameDecoder({ maxFrame: opts.maxFrame ?? MAX_FRAME });
+    this.decoder = new FrameDecoder({ maxFrame: opts.maxFrame ?? MAX_FRAME, acceptData: () => opts.onDataFrame !== undefined });
     this.closedPromise = new Promise((r) => { this.resolveClosed = r; });
     input.on('data', this.onData);
     input.on('end', this.onEnd);
@@ -89,6 +91,12 @@ export class RpcClient {
       this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject, timer });
       this.output.write(frame);
     });
+  }
+
+  /** Write already-encoded frames (data frames of a stream); dropped once the connection is closed. */
+  sendRaw(bufs: readonly Buffer[]): void {
+    if (this.closeReason) return;
+    for (const b of bufs) this.output.write(b);
   }
 
   /** The handshake: must be the first call. Throws GSYNCD_ERR_RPC on a protocol mismatch. */
@@ -136,6 +144,11 @@ export class RpcClient {
       return;
     }
     for (const msg of frames) {
+      if (msg instanceof DataFrame) {
+        if (this.opts.onDataFrame?.(msg)) continue;
+        this.shutdown({ kind: 'protocol_violation', message: `unexpected data frame from peer (stream ${msg.stream}, kind ${msg.kind})` });
+        return;
+      }
       const m = msg as { id?: unknown; ok?: unknown; result?: unknown; error?: unknown };
       const p = typeof m.id === 'number' ? this.pending.get(m.id) : undefined;
       if (!p || typeof m.ok !== 'boolean') {
@@ -183,6 +196,8 @@ export interface RpcServerOptions {
   readonly log?: Logger;
   /** Methods answered at once, outside the concurrency limit (cheap ones); default keepAlive. */
   readonly immediate?: readonly string[];
+  /** Data frames of the session's streams (transport/streams.ts); false: not one we expect. */
+  readonly onDataFrame?: (f: DataFrame) => boolean;
 }
 
 interface Request { readonly id: number; readonly method: string; readonly params: unknown }
@@ -212,7 +227,7 @@ export class RpcServer {
     private readonly handlers: Readonly<Record<string, RpcHandler>>, private readonly opts: RpcServerOptions = {}) {
     this.concurrency = Math.max(1, opts.concurrency ?? 1);
     this.immediate = new Set(opts.immediate ?? ['keepAlive']);
-    this.decoder = new FrameDecoder({ maxFrame: opts.maxFrame ?? MAX_FRAME });
+    this.decoder = new FrameDecoder({ maxFrame: opts.maxFrame ?? MAX_FRAME, acceptData: () => opts.onDataFrame !== undefined });
     this.closed = new Promise((r) => { this.resolveClosed = r; });
     input.on('data', this.onData);
     input.on('end', this.onEnd);
@@ -234,6 +249,12 @@ export class RpcServer {
       };
       this.watchdog = setTimeout(check, ms);
     }
+  }
+
+  /** Write already-encoded frames (data frames of a stream); dropped once the session is closed. */
+  sendRaw(bufs: readonly Buffer[]): void {
+    if (this.closeReason) return;
+    for (const b of bufs) this.output.write(b);
   }
 
   /** End the session: stop reading, end the output. In-flight handlers' replies are dropped. */
@@ -264,6 +285,13 @@ export class RpcServer {
       return;
     }
     for (const msg of frames) {
+      if (msg instanceof DataFrame) {
+        this.lastRequest = Date.now();
+        if (this.opts.onDataFrame?.(msg)) continue;
+        this.opts.log?.error({ reason: 'bad_stream' }, `protocol violation: a data frame for no open stream (${msg.stream}); closing the session`);
+        this.close({ kind: 'protocol_violation', message: `data frame for no stream (${msg.stream}, kind ${msg.kind})` });
+        return;
+      }
       const m = msg as { id?: unknown; method?: unknown; params?: unknown };
       if (typeof m.id !== 'number' || !Number.isSafeInteger(m.id) || m.id < 0 || typeof m.method !== 'string') {
         this.opts.log?.error({ reason: 'bad_request' }, 'protocol violation: a frame that is not a request (id, method); closing the session');

@@ -1,6 +1,7 @@
 // The worker's end of the rsh bridge: a private UNIX socket; each connection names a command
-// (only `rsync --server ...` and `tar --extract ...` are allowed) that runs as an exec channel on
-// the ssh2 connection.
+// (only `rsync --server ...` and `tar --extract ...` are allowed) that runs on the slave host: in
+// the session's RPC channel where the slave serves streams (streams.ts), else as an exec channel
+// on the ssh2 connection (execOn).
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -9,6 +10,28 @@ import { fileURLToPath } from 'node:url';
 import { BridgeFrame } from './rsh-bridge.js';
 import { PERL_BRIDGE, perlCompiles } from './rsh-bridge-perl.js';
 import type { SshConnection } from './ssh.js';
+import type { RemoteCommand } from './streams.js';
+
+/** Starts a command on the slave host. */
+export type CommandOpener = (argv: string[]) => Promise<RemoteCommand>;
+
+/** Commands as exec channels of the ssh2 connection (a slave without in-band streams). */
+export function execOn(conn: () => SshConnection): CommandOpener {
+  return async (argv) => {
+    const channel = await conn().exec(argv.join(' '));
+    let code = 255;
+    channel.on('exit', (c: number | null) => { code = c ?? 255; });
+    const exit = new Promise<number>((resolve) => channel.on('close', () => resolve(code)));
+    return {
+      write: (d) => channel.write(d),
+      end: () => { channel.end(); },
+      onDrain: (fn) => { channel.on('drain', fn); },
+      onStdout: (fn) => { channel.on('data', (d: Buffer) => fn(d, () => {})); },
+      onStderr: (fn) => { channel.stderr.on('data', (d: Buffer) => fn(d, () => {})); },
+      exit,
+    };
+  };
+}
 
 export interface RshLog {
   warn(obj: object, msg: string): void;
@@ -35,13 +58,13 @@ export class RshServer {
     private readonly perlScript: string | null,
   ) {}
 
-  static async start(conn: () => SshConnection, log: RshLog): Promise<RshServer> {
+  static async start(open: CommandOpener, log: RshLog): Promise<RshServer> {
     const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'gsyncd-rsh-'));
     await fs.promises.chmod(dir, 0o700);
     const socketPath = path.join(dir, 's');
     // Half-open: a receiving tar's input ends (the bridge shuts down its writing side) before
     // the remote tar exits; the exit frame must still get back. rsync never ends its input first.
-    const server = net.createServer({ allowHalfOpen: true }, (sock) => void handle(sock, conn(), log));
+    const server = net.createServer({ allowHalfOpen: true }, (sock) => void handle(sock, open, log));
     await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(socketPath, resolve); });
     const script = path.join(dir, 'bridge.pl');
     await fs.promises.writeFile(script, PERL_BRIDGE, { mode: 0o400 });
@@ -66,7 +89,7 @@ export class RshServer {
   }
 }
 
-async function handle(sock: net.Socket, conn: SshConnection, log: RshLog): Promise<void> {
+async function handle(sock: net.Socket, open: CommandOpener, log: RshLog): Promise<void> {
   let head = Buffer.alloc(0);
   const onHead = (chunk: Buffer) => {
     head = Buffer.concat([head, chunk]);
@@ -91,18 +114,18 @@ async function handle(sock: net.Socket, conn: SshConnection, log: RshLog): Promi
       return;
     }
     try {
-      const channel = await conn.exec(argv.join(' '));
-      log.debug({ argv }, `${argv[0]} channel opened`);
-      if (rest.length) channel.write(rest);
-      sock.on('data', (d: Buffer) => { if (!channel.write(d)) sock.pause(); });
-      channel.on('drain', () => sock.resume());
-      sock.on('end', () => channel.end());
-      sock.on('error', () => channel.close());
-      channel.on('data', (d: Buffer) => sock.write(frame(BridgeFrame.stdout, d)));
-      channel.stderr.on('data', (d: Buffer) => sock.write(frame(BridgeFrame.stderr, d)));
-      let code = 255;
-      channel.on('exit', (c: number | null) => { code = c ?? 255; });
-      channel.on('close', () => sock.end(frame(BridgeFrame.exit, u32(code))));
+      const command = await open(argv);
+      // Data is acknowledged (the window reopened) once the socket took it.
+      const relay = (type: number) => (d: Buffer, written: () => void) => { sock.write(frame(type, d), () => written()); };
+      command.onStdout(relay(BridgeFrame.stdout));
+      command.onStderr(relay(BridgeFrame.stderr));
+      if (rest.length && !command.write(rest)) sock.pause();
+      sock.on('data', (d: Buffer) => { if (!command.write(d)) sock.pause(); });
+      command.onDrain(() => sock.resume());
+      sock.on('end', () => command.end());
+      // The local rsync went away: end its remote half's input (rsync then exits by itself).
+      sock.on('error', () => command.end());
+      void command.exit.then((code) => sock.end(frame(BridgeFrame.exit, u32(code))));
       sock.resume();
     } catch (err) {
       sock.end(Buffer.concat([frame(BridgeFrame.stderr, Buffer.from(`gsyncd: ${(err as Error).message}\n`)), frame(BridgeFrame.exit, u32(255))]));

@@ -16,7 +16,7 @@ import type { SlaveStartReason, SshConnectResult } from '../protocol/connect.js'
 import type { RsyncTarget, SlaveEndpoint, SlaveIdentity } from '../protocol/endpoint.js';
 import { normalizeUrl, type SshUrl } from '../url/url.js';
 import { RemoteSlave } from './remote-slave.js';
-import { RshServer } from './rsh-server.js';
+import { execOn, RshServer } from './rsh-server.js';
 import { slaveStartProblem } from './slave-start.js';
 import { SshConnection } from './ssh.js';
 
@@ -102,8 +102,15 @@ export class SshSlave implements SlaveEndpoint {
       keepaliveIntervalMs: cfg.timeoutSec > 0 ? Math.max(5000, (cfg.timeoutSec * 1000) / 4) : 0,
     }, cfg.log);
     let rsh: RshServer | null = null;
+    // rsync and tar run inside the session where the slave can (one exec per session, not per run).
+    let inBand: RemoteSlave | null = null;
+    const exec = execOn(() => conn);
     try {
-      rsh = await RshServer.start(() => conn, cfg.log);
+      rsh = await RshServer.start(async (argv) => {
+        const session = inBand?.runsInBand(argv[0]!) === true;
+        cfg.log.debug({ command: argv[0], via: session ? 'session' : 'exec' }, `${argv[0]} runs on the slave ${session ? 'inside the session' : 'in an exec channel'}`);
+        return session ? inBand!.runInBand(argv) : exec(argv);
+      }, cfg.log);
       const channel = await conn.exec(command);
       const start = new StartWatch(command, this.where());
       channel.stderr.on('data', (d: Buffer) => {
@@ -118,6 +125,7 @@ export class SshSlave implements SlaveEndpoint {
         timeoutSec: cfg.timeoutSec, description: this.description, session: cfg.session, log: cfg.log,
         rsync: (target) => ({ ...rsyncTargetVia(cfg.url.host, target, bridge.rshCommand()), unprivileged: cfg.user !== 'root' }), release,
       }).catch((err: unknown) => start.explain(err));
+      inBand = slave;
       conn.onClose(() => { void slave.close(); });
       return { slave, close: () => slave.close() };
     } catch (err) {

@@ -164,6 +164,9 @@ test('directory → ssh://host:/path by tar through the session connection and t
   assert.deepEqual(compareTrees(masterDir, slaveDir), []);
   const runs = transfers(first.stdout + first.stderr);
   assert.ok(runs.tar >= 1 && runs.tarFiles >= 10, JSON.stringify(runs));
+  // The dispatcher allows tar, so the slave runs it inside the session (no exec channel per stream).
+  const started = logLines(first.stdout + first.stderr).filter((l) => l['command'] === 'tar');
+  assert.ok(started.length >= 1 && started.every((l) => l['via'] === 'session'), JSON.stringify(started));
   // Then the whole core scenario (mixed tree, continuous changes) with tar.
   await runSyncScenario({
     master: { url: masterDir, dir: masterDir },

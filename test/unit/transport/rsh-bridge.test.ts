@@ -14,7 +14,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ClientChannel } from 'ssh2';
 import { PERL_BRIDGE, perlCompiles } from '../../../src/transport/rsh-bridge-perl.js';
-import { frame, RshServer } from '../../../src/transport/rsh-server.js';
+import { execOn, frame, RshServer } from '../../../src/transport/rsh-server.js';
 import type { SshConnection } from '../../../src/transport/ssh.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gsyncd-rshb-'));
@@ -136,7 +136,7 @@ function fakeConnection(commands: string[]): SshConnection {
 describe('rsh bridge server (the worker side)', () => {
   it('relays a remote exit status that comes after the input ended (a receiving tar), and refuses other commands', { timeout: 30_000 }, async () => {
     const commands: string[] = [];
-    const server = await RshServer.start(() => fakeConnection(commands), { warn: () => {}, debug: () => {} });
+    const server = await RshServer.start(execOn(() => fakeConnection(commands)), { warn: () => {}, debug: () => {} });
     try {
       const [cmd, ...pre] = server.rshCommand().split(' ');
       const input = crypto.randomBytes(200_000);
