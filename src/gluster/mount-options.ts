@@ -56,6 +56,12 @@ export interface AuxMountOptions {
    * readMountSettleMs(cacheSec) after what they must see was observed; see READ_MOUNT_CACHE.
    */
   readonly cacheSec?: number;
+  /**
+   * A fresh-listing mount: the kernel keeps entries and attributes for this many seconds (a
+   * fraction of one), nothing else caches. Listings through it are trusted only when they start
+   * freshListingSettleMs(sec) after the listed directory's xtime was read; see freshListingCache.
+   */
+  readonly listCacheSec?: number;
 }
 
 /**
@@ -113,6 +119,32 @@ function readMountCache(sec: number): string[] {
 }
 
 /**
+ * A fresh-listing mount's caches, forced over gluster-params: only the kernel's entry and
+ * attribute caches, for `sec` seconds. A READDIRP fills them, so the lstat of each listed entry
+ * right after costs no LOOKUP per path component (measured on 1,122 directories: 30,000 brick
+ * FOPs and 8.2 s through the uncached mount, 4,500 and 1.2 s through this one with 1 s). What
+ * they hold was fetched at most `sec` earlier: a listing that starts `sec` and a margin after
+ * the directory's xtime was read answers nothing older than that read, which is what marking
+ * the directory with that xtime needs (the same rule as the uncached mount, where "at most 0 s").
+ */
+function freshListingCache(sec: number): string[] {
+  return [
+    '--acl',
+    `--attribute-timeout=${sec}`,
+    `--entry-timeout=${sec}`,
+    '--negative-timeout=0',
+    '--xlator-option=*-md-cache.md-cache-timeout=0',
+    '--xlator-option=*-dht.assert-no-child-down=true',
+  ];
+}
+
+/** How long after reading a directory's xtime a listing through a `sec` fresh-listing mount may start. */
+export function freshListingSettleMs(sec: number): number {
+  // The kernel's timers tick in jiffies (≤ 10 ms) and the client rounds up: 50 ms is ample.
+  return Math.ceil(sec * 1000) + 50;
+}
+
+/**
  * How long after observing a change a read through a `cacheSec` read mount is sure to see it:
  * the kernel's timeouts, a second for the xlators' whole-second clocks, and a margin.
  */
@@ -138,10 +170,10 @@ export function glusterfsArgs(opts: AuxMountOptions): string[] {
   const args = [`--volfile-server=${host}`, `--volfile-id=${volume}`, '--client-pid=-1', '--aux-gfid-mount'];
   if (logFile) args.push(`--log-file=${logFile}`);
   if (logLevel) args.push(`--log-level=${logLevel.toUpperCase()}`);
-  const { cacheSec } = opts;
-  if (cacheSec !== undefined) {
+  const { cacheSec, listCacheSec } = opts;
+  if (cacheSec !== undefined || listCacheSec !== undefined) {
     // The caches are what makes reads through this mount safe: no parameter may lengthen them.
-    const forced = readMountCache(cacheSec);
+    const forced = cacheSec !== undefined ? readMountCache(cacheSec) : freshListingCache(listCacheSec!);
     const keys = new Set(forced.map(cacheKey));
     args.push(...forced);
     for (const p of splitParams(opts.params)) if (!keys.has(cacheKey(p)) && !args.includes(p)) args.push(p);

@@ -110,7 +110,7 @@ export class Batch {
 export type PathFailure = [path: BytePath, why: string, errno: string | undefined];
 
 export function listBoth(ctx: EngineContext, v: Visit): Promise<Listings> {
-  return Promise.all([ctx.master.list(v.dir), v.fresh ? null : ctx.slave.list(v.dir, ctx.cfg.markKey)]);
+  return Promise.all([ctx.master.list(v.dir, { fresh: v.fresh }), v.fresh ? null : ctx.slave.list(v.dir, ctx.cfg.markKey)]);
 }
 
 /**

@@ -29,6 +29,11 @@ export type { BatchSummary, EngineConfig, EngineEvents, PassOptions, PassReport 
 
 /** Directories listed ahead of their visit (both sides), to overlap FUSE round trips. */
 const PREFETCH_DIRS = 6;
+/**
+ * Fresh directories listed ahead: a fresh listing waits a settle after its xtime was read (see
+ * GlusterSource.list), so many overlap their waits; nothing on the slave side is read for them.
+ */
+const PREFETCH_FRESH_DIRS = 48;
 
 export class SyncEngine {
   private readonly ctx: EngineContext;
@@ -118,9 +123,10 @@ export class SyncEngine {
     // a flush starts: it changes the slave, so a slave listing read before it may be stale.
     const ahead = new Map<Visit, Promise<Listings>>();
     const listAhead = () => {
-      for (let i = stack.length - 1, n = 0; i >= 0 && n < PREFETCH_DIRS; i--, n++) {
+      for (let i = stack.length - 1, n = 0; i >= 0 && n < PREFETCH_FRESH_DIRS; i--, n++) {
         const next = stack[i]!;
         if (next.needsFlush) continue; // its slave side appears only after the flush
+        if (!next.fresh && n >= PREFETCH_DIRS) continue;
         if (!next.fresh && pipe.busy) continue; // its slave side may be changing now
         if (ahead.has(next)) continue;
         const p = listBoth(this.ctx, next);

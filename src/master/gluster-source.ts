@@ -9,8 +9,10 @@ import type { HaltReason } from '../core/safety.js';
 import { decodeXtime, formatXtime, type Xtime } from '../core/xtime.js';
 import { absPath, copyVanished, listDir, lstatEntry, type RawStat } from '../fs/tree.js';
 import { getXattr } from '../fs/xattr.js';
-import { auxMountOptions, readMountSettleMs, type GlusterMountConfig } from '../gluster/mount-options.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { auxMountOptions, freshListingSettleMs, readMountSettleMs, type GlusterMountConfig } from '../gluster/mount-options.js';
 import { AuxMount } from '../gluster/mount.js';
+import { SideMount } from './side-mount.js';
 import { startedVolumeInfo, type VolumeInfo } from '../gluster/volume.js';
 import { decodeVolumeMark, volumeMarkKey, xtimeKey, type VolumeMark } from '../gluster/xattr-names.js';
 import type { EngineLog } from '../log/logger.js';
@@ -24,19 +26,28 @@ export interface GlusterSourceOptions extends GlusterMountConfig {
   readonly xattrParallelism?: number;
   /** Kernel cache seconds of the read mount rsync reads data through; 0 = no read mount. */
   readonly readCacheSec?: number;
+  /** Kernel cache seconds of the mount fresh directories are listed through; 0 = none (default 0.1). */
+  readonly freshListCacheSec?: number;
 }
 
-/** After a read mount failed to mount, the uncached mount is used this long before trying again. */
-const READ_MOUNT_RETRY_MS = 60_000;
+/** Kernel cache of the fresh-listing mount (s): long enough for the lstats right after a READDIRP. */
+const FRESH_LIST_CACHE_SEC = 0.1;
+/** Read times kept per pass; beyond, a fresh listing waits the whole settle from its start. */
+const MAX_READ_TIMES = 200_000;
 
 export class GlusterSource implements MasterSource {
   readonly kind = 'gluster' as const;
   /** Work done, for idle-cost checks and metrics. */
-  readonly stats = { getxattr: 0, listedDirs: 0 };
+  readonly stats = { getxattr: 0, listedDirs: 0, freshListings: 0 };
   private mount: AuxMount | null = null;
   /** The read mount (data for rsync), mounted by start(); see readMount(). */
-  private reader: Promise<AuxMount | null> | null = null;
-  private readerFailedAt = 0;
+  private readonly reader: SideMount;
+  /** Lists fresh directories (nothing of them on the slave yet); see list(). */
+  private readonly lister: SideMount;
+  /** When each directory's xtime was read (ms): a fresh listing of it starts a settle later. */
+  private readonly xtimeReadAt = new Map<BytePath, number>();
+  /** Fresh listings running (when each began, and its end time once over); see list(). */
+  private readonly freshListings = new Set<{ readonly startedAt: number; readonly ended: Promise<number> }>();
   private uuid = '';
   private info: VolumeInfo | null = null;
   private mark: VolumeMark | null = null;
@@ -44,7 +55,15 @@ export class GlusterSource implements MasterSource {
   /** Set when a remount found another volume under the same name. */
   private replaced: string | null = null;
 
-  constructor(private readonly opts: GlusterSourceOptions) {}
+  constructor(private readonly opts: GlusterSourceOptions) {
+    const base = () => auxMountOptions(opts, opts.log);
+    this.reader = new SideMount('read mount', () => ({ ...base(), cacheSec: opts.readCacheSec ?? 1 }), () => this.uuid, opts.log);
+    this.lister = new SideMount('fresh-listing mount', () => ({ ...base(), listCacheSec: this.listCacheSec }), () => this.uuid, opts.log);
+  }
+
+  private get listCacheSec(): number {
+    return this.opts.freshListCacheSec ?? FRESH_LIST_CACHE_SEC;
+  }
 
   get root(): string {
     if (!this.mount?.mounted) throw gsyncdError('GSYNCD_ERR_INTERNAL', 'gluster master used before start()');
@@ -129,10 +148,9 @@ export class GlusterSource implements MasterSource {
   async stop(): Promise<void> {
     const m = this.mount;
     this.mount = null;
-    const r = this.reader;
-    this.reader = null;
     await m?.unmount();
-    await (await r?.catch(() => null))?.unmount();
+    await this.reader.stop();
+    await this.lister.stop();
   }
 
   /**
@@ -144,34 +162,8 @@ export class GlusterSource implements MasterSource {
   async readMount(): Promise<{ root: string; settleMs: number } | null> {
     const sec = this.opts.readCacheSec ?? 1;
     if (sec <= 0 || !this.mount) return null;
-    if (!this.reader) {
-      if (Date.now() - this.readerFailedAt < READ_MOUNT_RETRY_MS) return null;
-      const m = new AuxMount({ ...auxMountOptions(this.opts, this.opts.log), cacheSec: sec });
-      this.reader = m.mount().then(async () => {
-        // Only the volume the crawl reads: a volume re-created under the same name is not it.
-        const mark = decodeVolumeMark(await getXattr(absPath(m.dir, ''), volumeMarkKey()));
-        if (mark?.uuid !== this.uuid) {
-          await m.unmount();
-          throw new Error(`the read mount shows volume ${mark?.uuid ?? '(no volume-mark)'}, not ${this.uuid}`);
-        }
-        return m;
-      }).catch((err: unknown) => {
-        this.opts.log.warn({ err: (err as Error).message }, 'cannot mount the read mount: reading data through the uncached mount');
-        this.readerFailedAt = Date.now();
-        this.reader = null;
-        return null;
-      });
-    }
-    const m = await this.reader;
-    if (!m) return null;
-    const health = await m.health(5_000);
-    if (health !== 'ok') {
-      this.opts.log.warn({ mount: m.mounted ? m.dir : null, health }, 'the read mount is not answering: remounting it');
-      this.reader = null;
-      await m.unmount();
-      return null;
-    }
-    return { root: m.dir, settleMs: readMountSettleMs(sec) };
+    const m = await this.reader.get();
+    return m ? { root: m.dir, settleMs: readMountSettleMs(sec) } : null;
   }
 
   /** Read, decode and check the volume-mark; null when the volume has none (indexing off). */
@@ -224,6 +216,11 @@ export class GlusterSource implements MasterSource {
   }
 
   async rootXtime(): Promise<Xtime | null> {
+    // A pass starts after every fresh listing of the one before: nothing fetched before its
+    // xtime reads is then younger than the kernel's cache time (see list()).
+    if (this.freshListings.size > 0) await Promise.all([...this.freshListings].map((l) => l.ended));
+    this.xtimeReadAt.clear();
+    this.xtimeReadAt.set('', Date.now());
     // Without the volume-mark read on this mount, a multi-brick root xtime is one brick's value.
     if (!this.mark) {
       this.mark = await this.readVolumeMark();
@@ -236,16 +233,47 @@ export class GlusterSource implements MasterSource {
     return x;
   }
 
-  async list(dir: BytePath): Promise<MasterEntry[] | null> {
+  /**
+   * A fresh directory (created on the slave by this pass, with all below it) is listed through
+   * the fresh-listing mount, whose kernel keeps what a READDIRP brought for a tenth of a second:
+   * no LOOKUP per path component for each entry. Trusted only because the listing starts at
+   * least that long (and a margin) after the directory's xtime was read, so no answer predates
+   * that read. Any other directory, or without that mount, goes through the uncached mount.
+   */
+  async list(dir: BytePath, opts: { readonly fresh?: boolean } = {}): Promise<MasterEntry[] | null> {
+    const fresh = opts.fresh && this.listCacheSec > 0 ? await this.lister.get() : null;
+    if (!fresh) return this.listVia(dir, null);
+    const readAt = this.xtimeReadAt.get(dir) ?? Date.now();
+    // A listing that began before the xtime read may fill the cache with older answers after
+    // it: the wait counts from the end of those too.
+    const earlier = [...this.freshListings].filter((l) => l.startedAt <= readAt);
+    const ends = await Promise.all(earlier.map((l) => l.ended));
+    const wait = Math.max(readAt, ...ends) + freshListingSettleMs(this.listCacheSec) - Date.now();
+    if (wait > 0) await sleep(wait);
+    let end!: (at: number) => void;
+    const listing = { startedAt: Date.now(), ended: new Promise<number>((r) => { end = r; }) };
+    this.freshListings.add(listing);
+    try {
+      return await this.listVia(dir, fresh);
+    } finally {
+      this.freshListings.delete(listing);
+      end(Date.now());
+    }
+  }
+
+  private async listVia(dir: BytePath, fresh: AuxMount | null): Promise<MasterEntry[] | null> {
     this.stats.listedDirs++;
-    const root = this.root;
+    if (fresh) this.stats.freshListings++;
+    this.xtimeReadAt.delete(dir);
+    const root = fresh ? fresh.dir : this.root;
     // The aux mount serves a virtual `.gfid` directory at the root: never part of the data.
     const raw = await listDir(root, dir, dir === '' ? (n) => n === '.gfid' : undefined);
     // One stat per listed directory: a listing is trusted only if the mount outlived it.
+    if (fresh && !(await this.lister.answers(fresh))) throw gsyncdError('GSYNCD_ERR_MOUNT', `the fresh-listing mount of ${this.opts.host}::${this.opts.volume} stopped answering while listing`);
     await this.assertMounted();
     if (!raw) return null;
     const dirNames = raw.filter((e) => e.type === 'dir').map((e) => e.name);
-    const xtimes = await this.readXtimes(dir, dirNames);
+    const xtimes = await this.readXtimes(dir, dirNames, root);
     const out: MasterEntry[] = raw.map((e) => toEntry(e, e.type === 'dir' ? xtimes.get(e.name) ?? undefined : undefined));
     copyVanished(raw, out);
     return out;
@@ -257,9 +285,8 @@ export class GlusterSource implements MasterSource {
     return out;
   }
 
-  /** The xtime of each `dir/name`, up to xattrParallelism getxattr calls in flight. */
-  private async readXtimes(dir: BytePath, names: readonly BytePath[]): Promise<Map<BytePath, Xtime | null>> {
-    const root = this.root;
+  /** The xtime of each `dir/name`, up to xattrParallelism getxattr calls in flight (xattrs: never cached). */
+  private async readXtimes(dir: BytePath, names: readonly BytePath[], root = this.root): Promise<Map<BytePath, Xtime | null>> {
     const key = xtimeKey(this.uuid);
     const out = new Map<BytePath, Xtime | null>();
     let next = 0;
@@ -267,6 +294,8 @@ export class GlusterSource implements MasterSource {
       while (next < names.length) {
         const name = names[next++]!;
         this.stats.getxattr++;
+        // Before the read: a listing of it waits from here (an earlier time only waits longer).
+        if (this.xtimeReadAt.size < MAX_READ_TIMES) this.xtimeReadAt.set(dir === '' ? name : `${dir}/${name}`, Date.now());
         out.set(name, decodeXtime(await getXattr(absPath(root, dir === '' ? name : `${dir}/${name}`), key)));
       }
     }));

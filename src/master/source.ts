@@ -14,8 +14,12 @@ export interface MasterSource {
   stop(): Promise<void>;
   /** The root's xtime, read before a pass lists anything; null = no xtime yet (indexing off). */
   rootXtime(): Promise<Xtime | null>;
-  /** Entries of a directory, subdirectories with their xtime; null when it is not there. */
-  list(dir: BytePath): Promise<MasterEntry[] | null>;
+  /**
+   * Entries of a directory, subdirectories with their xtime; null when it is not there.
+   * `fresh`: nothing of it is on the slave yet (this pass creates it), which a source may list
+   * more cheaply.
+   */
+  list(dir: BytePath, opts?: { readonly fresh?: boolean }): Promise<MasterEntry[] | null>;
   /** Xtimes of some entries of `dir` (null: none), for sources whose change time misses
    *  attribute-only changes (GlusterFS). Optional. */
   entryXtimes?(dir: BytePath, names: readonly BytePath[]): Promise<Map<BytePath, Xtime | null>>;
