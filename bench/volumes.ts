@@ -4,6 +4,7 @@
 // geo-replication needs; the same write path for every peer). Mounts live under the run directory.
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createVolume, localCluster, type GlusterCluster, type Volume } from '../test/support/gluster.js';
 import type { CleanupStack } from '../test/support/proc.js';
 import { BRICK_BASE, HOST, unmountVolumeEverywhere, visibleVia } from './env.js';
@@ -25,6 +26,12 @@ export interface BenchVolume {
   view(): Promise<string>;
   /** pid of the (single) brick process, or 0. */
   brickPid(): number;
+  /**
+   * Restart the brick process (kill it, `volume start force`), so the next peer meets a brick in
+   * the same state as the one before it: a brick that served parallel writers keeps a grown
+   * io-threads pool, whose workers fight over its lock on 2 cores (bench/README.md, "Session 13").
+   */
+  restartBrick(): Promise<void>;
 }
 
 export async function benchVolume(role: 'm' | 's', runDir: string, stack: CleanupStack): Promise<BenchVolume> {
@@ -52,14 +59,50 @@ export async function benchVolume(role: 'm' | 's', runDir: string, stack: Cleanu
       if (visibleVia() === 'mount' || vol.brickDirs.length !== 1) return mount('p');
       return Promise.resolve(vol.brickDirs[0]!);
     },
-    brickPid() {
-      const dir = `/var/run/gluster/vols/${name}`;
-      try {
-        const f = fs.readdirSync(dir).find((e) => e.endsWith('.pid'));
-        return f ? Number(fs.readFileSync(path.join(dir, f), 'utf8').trim()) : 0;
-      } catch {
-        return 0;
+    brickPid,
+    async restartBrick() {
+      const old = brickPid();
+      if (old) {
+        process.kill(old, 'SIGTERM');
+        for (let i = 0; i < 200 && alive(old); i++) await sleep(50);
+      }
+      await vol.cluster.gluster(['volume', 'start', name, 'force']);
+      for (let i = 0; i < 200; i++) {
+        const pid = brickPid();
+        if (pid && pid !== old && alive(pid)) break;
+        await sleep(50);
+      }
+      // The mounts reconnect on their own; wait until one answers again.
+      const probe = mounts.get('w');
+      if (probe) {
+        const dir = await probe;
+        for (let i = 0; i < 200; i++) {
+          try {
+            fs.readdirSync(dir);
+            break;
+          } catch {
+            await sleep(100);
+          }
+        }
       }
     },
   };
+  function brickPid(): number {
+    const dir = `/var/run/gluster/vols/${name}`;
+    try {
+      const f = fs.readdirSync(dir).find((e) => e.endsWith('.pid'));
+      return f ? Number(fs.readFileSync(path.join(dir, f), 'utf8').trim()) : 0;
+    } catch {
+      return 0;
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

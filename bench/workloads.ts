@@ -509,6 +509,9 @@ async function scaleInitial(ctx: Ctx, n: number, suffix: string): Promise<{ sm: 
   const { peer, signal } = ctx;
   const sm = await scaleMaster(ctx, n);
   const files = scaleFiles(sm, n);
+  // Every peer meets a brick that just started, not one left by the writers or the peer before.
+  await sm.m.restartBrick();
+  log(`    restarted the master's brick (pid ${sm.m.brickPid()})`);
   const s = await benchVolume('s', ctx.runDir, ctx.stack);
   const sp = await s.view();
   if (peer.kind === 'continuous') {
