@@ -62,7 +62,7 @@ export async function benchVolume(role: 'm' | 's', runDir: string, stack: Cleanu
     brickPid,
     async restartBrick() {
       const old = brickPid();
-      if (old) {
+      if (old && alive(old)) {
         process.kill(old, 'SIGTERM');
         for (let i = 0; i < 200 && alive(old); i++) await sleep(50);
       }
