@@ -4,9 +4,8 @@
 // geo-replication needs; the same write path for every peer). Mounts live under the run directory.
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createVolume, localCluster, type GlusterCluster, type Volume } from '../test/support/gluster.js';
-import type { CleanupStack } from '../test/support/proc.js';
+import { createVolume, localCluster, mustGluster, type GlusterCluster, type Volume } from '../test/support/gluster.js';
+import { type CleanupStack, pidAlive, waitFor } from '../test/support/proc.js';
 import { BRICK_BASE, HOST, unmountVolumeEverywhere, visibleVia } from './env.js';
 
 let seq = 0;
@@ -62,28 +61,29 @@ export async function benchVolume(role: 'm' | 's', runDir: string, stack: Cleanu
     brickPid,
     async restartBrick() {
       const old = brickPid();
-      if (old && alive(old)) {
+      if (old && pidAlive(old)) {
         process.kill(old, 'SIGTERM');
-        for (let i = 0; i < 200 && alive(old); i++) await sleep(50);
+        await waitFor(() => !pidAlive(old), { what: `the brick of ${name} (pid ${old}) to exit`, timeoutMs: 10_000, intervalMs: 50 });
       }
-      await vol.cluster.gluster(['volume', 'start', name, 'force']);
-      for (let i = 0; i < 200; i++) {
-        const pid = brickPid();
-        if (pid && pid !== old && alive(pid)) break;
-        await sleep(50);
-      }
+      await mustGluster(vol.cluster, ['volume', 'start', name, 'force']);
+      await waitFor(
+        () => {
+          const pid = brickPid();
+          return pid !== old && pidAlive(pid);
+        },
+        { what: `a new brick process of ${name}`, timeoutMs: 10_000, intervalMs: 50 },
+      );
       // The mounts reconnect on their own; wait until one answers again.
       const probe = mounts.get('w');
       if (probe) {
         const dir = await probe;
-        for (let i = 0; i < 200; i++) {
-          try {
+        await waitFor(
+          () => {
             fs.readdirSync(dir);
-            break;
-          } catch {
-            await sleep(100);
-          }
-        }
+            return true;
+          },
+          { what: `${dir} to answer after the brick restart`, timeoutMs: 20_000 },
+        );
       }
     },
   };
@@ -98,11 +98,3 @@ export async function benchVolume(role: 'm' | 's', runDir: string, stack: Cleanu
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

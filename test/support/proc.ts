@@ -158,6 +158,16 @@ export async function waitFor<T>(
   }
 }
 
+/** Whether process `pid` exists and is not a zombie (read from /proc). */
+export function pidAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** A TCP port that was free on `host` (default 127.0.0.1) a moment ago. */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {

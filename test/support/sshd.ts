@@ -10,6 +10,7 @@ import {
   type CleanupStack,
   freePort,
   mustRun,
+  pidAlive,
   run,
   type RunOptions,
   type RunResult,
@@ -93,15 +94,6 @@ function rootAccountLocked(): boolean {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 /** Children of `pid` (per-connection sshd processes), from /proc. */
 function childrenOf(pid: number): number[] {
   try {
@@ -120,8 +112,8 @@ async function killAndWait(pids: number[]): Promise<void> {
     }
   }
   const deadline = Date.now() + 5_000;
-  while (pids.some(alive) && Date.now() < deadline) await sleep(50);
-  for (const p of pids.filter(alive)) {
+  while (pids.some(pidAlive) && Date.now() < deadline) await sleep(50);
+  for (const p of pids.filter(pidAlive)) {
     try {
       process.kill(p, 'SIGKILL');
     } catch {
@@ -186,7 +178,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
 
     const stop = async () => {
       const pid = Number(readFileSync(pidFile, 'utf8').trim());
-      const pids = pid > 0 && alive(pid) ? [...childrenOf(pid), pid] : [];
+      const pids = pid > 0 && pidAlive(pid) ? [...childrenOf(pid), pid] : [];
       if (child.exitCode === null && child.signalCode === null && child.pid) pids.push(child.pid);
       await killAndWait(pids);
       log.end();
