@@ -220,7 +220,6 @@ export class GlusterSource implements MasterSource {
     // xtime reads is then younger than the kernel's cache time (see list()).
     if (this.freshListings.size > 0) await Promise.all([...this.freshListings].map((l) => l.ended));
     this.xtimeReadAt.clear();
-    this.xtimeReadAt.set('', Date.now());
     // Without the volume-mark read on this mount, a multi-brick root xtime is one brick's value.
     if (!this.mark) {
       this.mark = await this.readVolumeMark();
@@ -228,6 +227,7 @@ export class GlusterSource implements MasterSource {
     }
     this.stats.getxattr++;
     const raw = await this.getRootXattr(xtimeKey(this.uuid));
+    this.xtimeReadAt.set('', Date.now()); // after the read, as readXtimes
     const x = decodeXtime(raw);
     if (raw && !x) this.opts.log.warn({ bytes: raw.length }, 'irregular root xtime on the master: ignored');
     return x;
@@ -238,10 +238,15 @@ export class GlusterSource implements MasterSource {
    * the fresh-listing mount, whose kernel keeps what a READDIRP brought for a tenth of a second:
    * no LOOKUP per path component for each entry. Trusted only because the listing starts at
    * least that long (and a margin) after the directory's xtime was read, so no answer predates
-   * that read. Any other directory, or without that mount, goes through the uncached mount.
+   * that read. Any other directory goes through it too when that costs no wait (the mount is up
+   * and the settle since its xtime read is over, as when a pass lists the many directories a
+   * writer changed: measured 4.1 s for 102 directories of ~10 new files each through the
+   * uncached mount); otherwise, and without that mount, through the uncached mount, so a change
+   * deep in the tree is not delayed a settle per level.
    */
   async list(dir: BytePath, opts: { readonly fresh?: boolean } = {}): Promise<MasterEntry[] | null> {
-    const fresh = opts.fresh && this.listCacheSec > 0 ? await this.lister.get() : null;
+    if (!opts.fresh && !this.cachedListingIsFree(dir)) return this.listVia(dir, null);
+    const fresh = this.listCacheSec > 0 ? await this.lister.get() : null;
     if (!fresh) return this.listVia(dir, null);
     const readAt = this.xtimeReadAt.get(dir) ?? Date.now();
     // A listing that began before the xtime read may fill the cache with older answers after
@@ -259,6 +264,15 @@ export class GlusterSource implements MasterSource {
       this.freshListings.delete(listing);
       end(Date.now());
     }
+  }
+
+  /** A listing of `dir` through the fresh-listing mount could start now, without waiting or mounting. */
+  private cachedListingIsFree(dir: BytePath): boolean {
+    const readAt = this.xtimeReadAt.get(dir);
+    if (readAt === undefined || this.listCacheSec <= 0 || !this.lister.ready) return false;
+    if (Date.now() < readAt + freshListingSettleMs(this.listCacheSec)) return false;
+    for (const l of this.freshListings) if (l.startedAt <= readAt) return false; // list() would wait for it
+    return true;
   }
 
   private async listVia(dir: BytePath, fresh: AuxMount | null): Promise<MasterEntry[] | null> {
@@ -294,9 +308,12 @@ export class GlusterSource implements MasterSource {
       while (next < names.length) {
         const name = names[next++]!;
         this.stats.getxattr++;
-        // Before the read: a listing of it waits from here (an earlier time only waits longer).
-        if (this.xtimeReadAt.size < MAX_READ_TIMES) this.xtimeReadAt.set(dir === '' ? name : `${dir}/${name}`, Date.now());
-        out.set(name, decodeXtime(await getXattr(absPath(root, dir === '' ? name : `${dir}/${name}`), key)));
+        const rel = dir === '' ? name : `${dir}/${name}`;
+        this.xtimeReadAt.delete(rel); // an older read of it never stands for this one
+        out.set(name, decodeXtime(await getXattr(absPath(root, rel), key)));
+        // After the read (however slow the brick was): a cached listing of it waits from here.
+        // Past the cap none is kept: a listing then waits the whole settle or goes uncached.
+        if (this.xtimeReadAt.size < MAX_READ_TIMES) this.xtimeReadAt.set(rel, Date.now());
       }
     }));
     return out;

@@ -15,8 +15,14 @@ const RETRY_MS = 60_000;
 export class SideMount {
   private mounting: Promise<AuxMount | null> | null = null;
   private failedAt = 0;
+  private made = false;
 
   constructor(private readonly what: string, private readonly options: () => AuxMountOptions, private readonly volumeId: () => string, private readonly log: EngineLog) {}
+
+  /** Mounted already (get() then costs no mounting; it still checks that the mount answers). */
+  get ready(): boolean {
+    return this.made && this.mounting !== null;
+  }
 
   /** The mount, answering and of our volume; null: use the uncached mount for now. */
   async get(): Promise<AuxMount | null> {
@@ -30,6 +36,7 @@ export class SideMount {
           await m.unmount();
           throw new Error(`the ${this.what} shows volume ${mark?.uuid ?? '(no volume-mark)'}, not ${this.volumeId()}`);
         }
+        this.made = true;
         return m;
       }).catch((err: unknown) => {
         this.log.warn({ err: (err as Error).message }, `cannot mount the ${this.what}: using the uncached mount`);
@@ -51,6 +58,7 @@ export class SideMount {
     this.log.warn({ mount: m.mounted ? m.dir : null, health }, `the ${this.what} is not answering: remounting it`);
     if (this.mounting) {
       this.mounting = null;
+      this.made = false;
       await m.unmount();
     }
     return false;
@@ -59,6 +67,7 @@ export class SideMount {
   async stop(): Promise<void> {
     const r = this.mounting;
     this.mounting = null;
+    this.made = false;
     await (await r?.catch(() => null))?.unmount();
   }
 }

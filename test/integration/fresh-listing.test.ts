@@ -2,9 +2,12 @@
 // volume: it lists what the uncached mount lists, it is the one used (a mount of its own, counted
 // listings), and a listing made after a directory's xtime was read shows every change made
 // before that read: a rewritten file's new size, a file swapped for a directory and back, a
-// rename over a name, though the kernel cached the old answers an instant earlier.
+// rename over a name, though the kernel cached the old answers an instant earlier. A changed
+// directory is listed through it too once the settle since its xtime read is over, and through
+// the uncached mount right after that read.
 import assert from 'node:assert/strict';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import type { MasterEntry } from '../../src/core/entry.js';
@@ -76,4 +79,36 @@ test('fresh listings: same answers as the uncached mount, and no answer older th
     await src.stop();
   }
   assert.deepEqual(mountsBelow(mountBase), [], 'stop() unmounts the fresh-listing mount too');
+});
+
+test('changed directories: through the fresh-listing mount once the settle since their xtime read is over, uncached right after it', { timeout: 180_000 }, async () => {
+  const src = new GlusterSource({ host: 'localhost', volume: vol.name, connectionTimeoutSec: 30, log, mountBaseDir: mountBase, readCacheSec: 0 });
+  await src.start();
+  try {
+    await mkdir(join(fuse, 'chg'), { recursive: true });
+    for (let i = 0; i < 10; i++) await writeFile(join(fuse, 'chg', `f${i}`), Buffer.alloc(10 + i));
+    await src.rootXtime();
+    await src.list('', { fresh: true }); // mounts the fresh-listing mount, reads the xtime of chg
+    const before = src.stats.freshListings;
+    await src.list('chg'); // straight after its xtime read: no wait, so the uncached mount
+    assert.equal(src.stats.freshListings, before, 'listed uncached right after the xtime read');
+    for (let round = 0; round < 4; round++) {
+      await src.list('chg', { fresh: true }); // the listing mount's kernel holds these answers now
+      await writeFile(join(fuse, 'chg', 'f2'), Buffer.alloc(3000 + round));
+      await rm(join(fuse, 'chg', `f${5 + round}`));
+      await writeFile(join(fuse, 'chg', `n${round}`), 'new');
+      await src.list(''); // the xtime read a pass marks with
+      await sleep(300); // the settle is over: the next listing costs no wait
+      const n = src.stats.freshListings;
+      const after = await src.list('chg');
+      assert.equal(src.stats.freshListings, n + 1, `listed through the fresh-listing mount (round ${round})`);
+      const by = new Map(after!.map((e) => [e.name, e]));
+      assert.equal(by.get('f2')?.size, 3000 + round, `rewritten file's size (round ${round})`);
+      assert.equal(by.has(`f${5 + round}`), false, `removed name absent (round ${round})`);
+      assert.equal(by.get(`n${round}`)?.size, 3, `new name present (round ${round})`);
+      assert.deepEqual(shape(after), shape(await src.list('chg')), `same as the uncached mount (round ${round})`);
+    }
+  } finally {
+    await src.stop();
+  }
 });
